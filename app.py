@@ -1,0 +1,83 @@
+"""Referral Atlas: entry point. Page config, the shared sidebar, and navigation over pages/.
+
+This script runs around every page, so what every page needs (the engine, the demo seed, the
+practice picker, the demo badge) is done once here.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import assets
+from components.session import bump_provider_revision, get_engine
+from services import demo
+from services.db import StorageError
+from services.practices import list_practices
+
+st.set_page_config(page_title="Referral Atlas", page_icon=":material/hub:", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def _static_assets_ready() -> bool:
+    assets.ensure_static_assets()
+    return True
+
+
+_static_assets_ready()
+
+try:
+    engine = get_engine()
+    if "demo_seeded" not in st.session_state:
+        demo.ensure_demo(engine)
+        st.session_state["demo_seeded"] = True
+    practices = list_practices(engine)
+except StorageError as exc:
+    st.error(f"**The database could not be opened.** {exc}")
+    st.stop()
+
+by_id = {p.id: p for p in practices}
+if st.session_state.get("practice_id") not in by_id:
+    st.session_state["practice_id"] = practices[0].id if practices else None
+
+with st.sidebar:
+    st.markdown("### Referral Atlas")
+    if practices:
+        chosen = st.selectbox(
+            "Practice",
+            options=list(by_id),
+            index=list(by_id).index(st.session_state["practice_id"]),
+            format_func=lambda pid: by_id[pid].name,
+            key="_w_practice",
+        )
+        st.session_state["practice_id"] = chosen
+
+practice = by_id.get(st.session_state["practice_id"])
+
+pages = [
+    st.Page("pages/map.py", title="Provider map", icon=":material/map:", default=True),
+    st.Page("pages/targets.py", title="Targets", icon=":material/checklist:"),
+]
+nav = st.navigation(pages)
+
+if practice is not None and practice.is_demo:
+    st.sidebar.info(
+        "**Demo data.** A synthetic practice in Denver, CO, with made-up providers, partners "
+        "and referrals. Nothing here is a real provider.",
+        icon=":material/science:",
+    )
+    with st.sidebar.popover("Reset demo data"):
+        st.write("Deletes the demo practice's targets, activities and referrals, then reseeds.")
+        if st.button("Reset demo", key="reset_demo", type="primary"):
+            new_id = demo.reset_demo(engine)
+            st.session_state["practice_id"] = new_id
+            st.session_state.pop("selected_npi", None)
+            bump_provider_revision()
+            st.rerun()
+    st.markdown(
+        '<div data-testid="demo-badge" style="display:inline-block;padding:2px 10px;'
+        "border-radius:12px;background:#FEF3C7;color:#92400E;font-weight:600;"
+        'font-size:0.85rem">DEMO DATA · synthetic, not real providers</div>',
+        unsafe_allow_html=True,
+    )
+
+nav.run()

@@ -1,0 +1,1 @@
+"""Streamlit/folium/Plotly building blocks: functions from data to maps, figures and widgets."""

@@ -1,0 +1,282 @@
+"""Storage: the schema (SQLAlchemy Core), the engine, and in-place schema upgrades.
+
+Every table of DESIGN §3 is defined here, even those later pages fill, so that one module owns
+the data model and its migrations. SQLite is the default; any SQLAlchemy URL works.
+
+Schema versions: the `schema_version` table holds one row per applied step. `MIGRATIONS` maps
+each version to the function that brings a database from the previous version to it; `upgrade`
+runs the missing steps in order, each in its own transaction, so a failed step leaves the
+database at the last good version instead of half-migrated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from services import config
+
+metadata = sa.MetaData()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.DateTime, nullable=False, default=utcnow),
+)
+
+practice = sa.Table(
+    "practice",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("npi", sa.String(10)),
+    sa.Column("address", sa.String(300)),
+    sa.Column("city", sa.String(100)),
+    sa.Column("state", sa.String(2)),
+    sa.Column("zip", sa.String(10)),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("geocode_source", sa.String(20)),
+    sa.Column("geocode_precision", sa.String(20)),
+    sa.Column("playbook_start", sa.Date),
+    sa.Column("default_radius_mi", sa.Float, nullable=False, default=5.0),
+    sa.Column("revenue_per_visit", sa.Float),
+    # Demo data never mixes with a real practice's: the flag scopes providers and history.
+    sa.Column("is_demo", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow),
+)
+
+provider = sa.Table(
+    "provider",
+    metadata,
+    sa.Column("npi", sa.String(10), primary_key=True),
+    sa.Column("entity_type", sa.String(12), nullable=False),  # individual / organization
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("credential", sa.String(100)),
+    sa.Column("primary_taxonomy", sa.String(10)),
+    sa.Column("taxonomy_codes", sa.String(200)),  # space-separated, primary first
+    sa.Column("specialty_group", sa.String(40)),
+    sa.Column("address", sa.String(300)),
+    sa.Column("city", sa.String(100)),
+    sa.Column("state", sa.String(2)),
+    sa.Column("zip", sa.String(10)),
+    sa.Column("phone", sa.String(30)),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("geocode_source", sa.String(20)),
+    sa.Column("geocode_precision", sa.String(20)),
+    sa.Column("data_source", sa.String(20), nullable=False),  # npi_api/nppes_file/demo/manual
+    sa.Column("first_seen", sa.Date),
+    sa.Column("last_seen", sa.Date),
+    sa.Column("nppes_last_updated", sa.Date),
+    sa.Index("ix_provider_lat_lon", "lat", "lon"),
+    sa.Index("ix_provider_source", "data_source"),
+)
+
+geocode_cache = sa.Table(
+    "geocode_cache",
+    metadata,
+    sa.Column("address_key", sa.String(400), primary_key=True),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("source", sa.String(20), nullable=False),  # census/nominatim/zip_centroid/manual
+    sa.Column("precision", sa.String(20), nullable=False),  # address/street/zip
+    sa.Column("geocoded_at", sa.DateTime, nullable=False, default=utcnow),
+)
+
+partner = sa.Table(
+    "partner",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("npi", sa.String(10), sa.ForeignKey("provider.npi"), nullable=False),
+    sa.Column("stage", sa.String(12), nullable=False, default="target"),
+    sa.Column("owner", sa.String(100)),
+    sa.Column("priority", sa.Integer),
+    sa.Column("notes", sa.Text),
+    sa.Column("added_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    # Adding the same provider twice must not create two partners.
+    sa.UniqueConstraint("practice_id", "npi", name="uq_partner_practice_npi"),
+)
+
+partner_stage_history = sa.Table(
+    "partner_stage_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "partner_id", sa.Integer, sa.ForeignKey("partner.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("from_stage", sa.String(12)),
+    sa.Column("to_stage", sa.String(12), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Index("ix_stage_history_partner", "partner_id", "changed_at"),
+)
+
+activity = sa.Table(
+    "activity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
+    ),
+    # Optional: events such as a medical-society evening are not tied to one partner.
+    sa.Column("partner_id", sa.Integer, sa.ForeignKey("partner.id", ondelete="SET NULL")),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("activity_date", sa.Date, nullable=False),
+    sa.Column("staff", sa.String(100)),
+    sa.Column("notes", sa.Text),
+    sa.Column("follow_up_due", sa.Date),
+    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Index("ix_activity_practice_date", "practice_id", "activity_date"),
+)
+
+# No patient name, date of birth, MRN or any other identifier is stored, by design.
+referral = sa.Table(
+    "referral",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
+    ),
+    # Referrals outlive partners: the log keeps the NPI even if the partner row is removed.
+    sa.Column("partner_npi", sa.String(10), nullable=False),
+    sa.Column("direction", sa.String(10), nullable=False),  # received / sent
+    sa.Column("referral_date", sa.Date, nullable=False),
+    sa.Column("reason_category", sa.String(60)),
+    sa.Column("payer_category", sa.String(60)),
+    sa.Column("status", sa.String(12), nullable=False, default="received"),
+    sa.Column("lost_reason", sa.String(30)),
+    sa.Column("first_visit_date", sa.Date),
+    sa.Column("visits", sa.Integer),
+    sa.Column("thank_you_sent", sa.Date),
+    sa.Column("outcome_note_sent", sa.Date),
+    sa.Column("notes", sa.Text),
+    # Optimistic concurrency: a save states the version it read (issue 5's conflict check).
+    sa.Column("version", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_referral_practice_date", "practice_id", "referral_date"),
+    sa.Index("ix_referral_partner", "practice_id", "partner_npi"),
+)
+
+npi_pull = sa.Table(
+    "npi_pull",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE")),
+    sa.Column("pulled_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("params", sa.Text, nullable=False),  # JSON of the search criteria
+    sa.Column("found", sa.Integer, nullable=False, default=0),
+    sa.Column("new", sa.Integer, nullable=False, default=0),
+)
+
+
+class StorageError(RuntimeError):
+    """The database cannot be opened or used; the message is meant for the user."""
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def _migrate_to_1(conn: Connection) -> None:
+    """Version 1: the initial schema of DESIGN §3."""
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not schema_version])
+
+
+#: version -> step bringing a database from version-1 to version. Append, never edit.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _migrate_to_1,
+}
+
+
+def latest_version() -> int:
+    return max(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+
+def upgrade(engine: Engine) -> int:
+    """Bring the database to the latest schema version in place; return that version.
+
+    Each step and its version row commit together, so an interrupted upgrade resumes from the
+    last completed step and never leaves data half-migrated.
+    """
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+        version = current_version(conn)
+    if version > latest_version():
+        raise StorageError(
+            f"The database is at schema version {version}, newer than this app "
+            f"(version {latest_version()}). Update Referral Atlas before opening it."
+        )
+    for target in sorted(v for v in MIGRATIONS if v > version):
+        with engine.begin() as conn:
+            MIGRATIONS[target](conn)
+            conn.execute(schema_version.insert().values(version=target, applied_at=utcnow()))
+        version = target
+    return version
+
+
+# --- engine ---------------------------------------------------------------------------------
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    """WAL lets readers work while a writer commits; the busy timeout makes a second writer
+    wait instead of failing at once with "database is locked"."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout = 5000")
+    cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create the engine for `url` (default: the configured URL), schema upgraded and checked.
+
+    Raises StorageError with a readable message when the file is unreadable or not a database.
+    """
+    url = url or config.database_url()
+    sa_url = sa.engine.make_url(url)
+    is_sqlite = sa_url.get_backend_name() == "sqlite"
+    if is_sqlite and sa_url.database and sa_url.database != ":memory:":
+        path = Path(sa_url.database)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Cannot create the data folder {path.parent}: {exc}") from exc
+    engine = sa.create_engine(url, connect_args={"timeout": 5} if is_sqlite else {})
+    if is_sqlite:
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        upgrade(engine)
+    except StorageError:
+        engine.dispose()
+        raise
+    except (sa.exc.DBAPIError, OSError) as exc:
+        engine.dispose()
+        where = sa_url.render_as_string(hide_password=True)
+        detail = str(getattr(exc, "orig", exc)) or type(exc).__name__
+        raise StorageError(
+            f"Cannot open the database at {where}: {detail}. If it is a file, check that it is "
+            "readable and is a Referral Atlas database; move it aside to start afresh."
+        ) from exc
+    return engine

@@ -1,0 +1,112 @@
+"""Providers around a practice: load, filter by radius and specialty, rank by score.
+
+`load_providers` reads the practice's provider universe once (cached by the page); everything
+after it (`providers_near`) is a pure function of frames, so the map page's rerun is a filter
+over arrays, not a database round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services import db, playbook
+from services.geo import within_radius
+from services.practices import Practice
+from services.scoring import score_frame
+from services.specialties import group_label, specialty_label
+
+PROVIDER_COLUMNS = [
+    "npi", "name", "credential", "entity_type", "primary_taxonomy", "specialty_group",
+    "address", "city", "state", "zip", "phone", "lat", "lon", "geocode_precision",
+    "data_source", "first_seen",
+]  # fmt: skip
+
+
+def _scope(practice: Practice) -> sa.ColumnElement[bool]:
+    """Demo data never mixes with a real practice's."""
+    if practice.is_demo:
+        return db.provider.c.data_source == "demo"
+    return db.provider.c.data_source != "demo"
+
+
+def load_providers(engine: Engine, practice: Practice) -> pd.DataFrame:
+    """Every geocoded provider a practice can see, with display labels precomputed."""
+    cols = [db.provider.c[c] for c in PROVIDER_COLUMNS]
+    query = sa.select(*cols).where(
+        _scope(practice), db.provider.c.lat.is_not(None), db.provider.c.lon.is_not(None)
+    )
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(query).all(), columns=PROVIDER_COLUMNS)
+    df["lat"] = df["lat"].astype(float)
+    df["lon"] = df["lon"].astype(float)
+    df["group_label"] = df["specialty_group"].map(group_label)
+    df["specialty"] = df["primary_taxonomy"].map(specialty_label)
+    df["display_name"] = np.where(
+        df["credential"].fillna("") != "",
+        df["name"] + ", " + df["credential"].fillna(""),
+        df["name"],
+    )
+    return df
+
+
+def partner_status(engine: Engine, practice_id: int, today: date | None = None) -> pd.DataFrame:
+    """npi → partner id, stage and whether the partnership is active (from the referral log)."""
+    today = today or date.today()
+    last_ref = (
+        sa.select(
+            db.referral.c.partner_npi.label("npi"),
+            sa.func.max(db.referral.c.referral_date).label("last_referral"),
+        )
+        .where(db.referral.c.practice_id == practice_id, db.referral.c.referral_date <= today)
+        .group_by(db.referral.c.partner_npi)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            db.partner.c.npi,
+            db.partner.c.id.label("partner_id"),
+            db.partner.c.stage,
+            last_ref.c.last_referral,
+        )
+        .select_from(db.partner.outerjoin(last_ref, last_ref.c.npi == db.partner.c.npi))
+        .where(db.partner.c.practice_id == practice_id)
+    )
+    with engine.connect() as conn:
+        df = pd.DataFrame(
+            conn.execute(query).all(), columns=["npi", "partner_id", "stage", "last_referral"]
+        )
+    df["active"] = [
+        playbook.is_active(d if isinstance(d, date) else None, today) for d in df["last_referral"]
+    ]
+    return df
+
+
+def providers_near(
+    providers: pd.DataFrame,
+    partners: pd.DataFrame,
+    lat: float,
+    lon: float,
+    radius_mi: float,
+    groups: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Providers within the radius (and groups), with distance, stage and score; best first."""
+    frame = providers
+    if groups is not None:
+        frame = frame[frame["specialty_group"].isin(list(groups))]
+    idx, dist = within_radius(lat, lon, frame["lat"].to_numpy(), frame["lon"].to_numpy(), radius_mi)
+    near = frame.iloc[idx].copy()
+    near["distance_mi"] = dist
+    status = partners.set_index("npi")[["partner_id", "stage", "active"]]
+    near = near.join(status, on="npi")
+    near["on_list"] = near["partner_id"].notna()
+    near["active"] = near["active"].astype("boolean").fillna(False).astype(bool)
+    near["score"] = score_frame(near, radius_mi)
+    return near.sort_values(
+        ["score", "distance_mi"], ascending=[False, True], na_position="last"
+    ).reset_index(drop=True)
