@@ -6,6 +6,8 @@ practice picker, the demo badge) is done once here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from components import assets
@@ -14,7 +16,9 @@ from services import demo
 from services.db import StorageError
 from services.practices import list_practices
 
-st.set_page_config(page_title="Referral Atlas", page_icon=":material/hub:", layout="wide")
+# The icon is a local file: a ":material/…:" page icon is fetched from Google's font CDN.
+ICON = Path(__file__).parent / "components" / "icon.svg"
+st.set_page_config(page_title="Referral Atlas", page_icon=str(ICON), layout="wide")
 
 
 @st.cache_resource(show_spinner=False)

@@ -144,12 +144,14 @@ class _Legend(MacroElement):
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var legend = L.control({position: 'bottomleft'});
+            var legend = L.control({position: 'topright'});
             legend.onAdd = function () {
                 var div = L.DomUtil.create('div', 'ra-legend');
-                div.style.cssText = 'background:rgba(255,255,255,.92);padding:6px 8px;' +
-                    'font:12px/1.35 sans-serif;border-radius:6px;box-shadow:0 1px 4px #0004;' +
-                    'max-height:260px;overflow:auto';
+                div.style.cssText = 'background:rgba(255,255,255,.92);padding:4px 8px;' +
+                    'font:11px/1.3 sans-serif;border-radius:6px;box-shadow:0 1px 4px #0004;' +
+                    'max-height:300px;overflow:auto';
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
                 div.innerHTML = {{ this.html|tojson }};
                 return div;
             };
@@ -168,12 +170,15 @@ class _Legend(MacroElement):
             for g in GROUPS
         )
         self.html = (
-            "<b>Specialty</b>" + rows + '<div style="margin-top:4px">'
+            '<details open><summary style="cursor:pointer;font-weight:600">Legend</summary>'
+            + rows
+            + '<div style="margin-top:4px">'
             '<span style="display:inline-block;width:12px;height:12px;border-radius:50%;'
             f'border:3px solid {TARGET_STROKE};margin-right:4px;vertical-align:-3px"></span>'
             "on your list</div>"
             '<div><span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
             'border:1px dashed #555;margin-right:5px"></span>approximate location</div>'
+            "</details>"
         )
 
 
@@ -219,7 +224,7 @@ def build_map(practice: Practice, near: pd.DataFrame, radius_mi: float) -> Provi
     folium.GeoJson(
         provider_features(near),
         name="providers",
-        marker=folium.CircleMarker(radius=6),
+        marker=folium.CircleMarker(radius=6, fill=True),
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=False),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
         zoom_on_click=False,

@@ -48,6 +48,7 @@ c1.slider(
     min_value=RADIUS_MIN_MI,
     max_value=RADIUS_MAX_MI,
     step=0.5,
+    format="%.1f mi",
     key="_w_radius",
     on_change=_copy,
     args=("_w_radius", "map_radius_mi"),
