@@ -1,0 +1,125 @@
+"""End-to-end fixtures: the real app on a free 127.0.0.1 port, driven by Debian's chromium.
+
+A browser cannot be downloaded here, so Playwright launches the `chromium` found on PATH; when
+it is missing the tests fail (never skip): `make test` installs it where it can.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROME_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+#: The only hosts a page may reach besides the app itself: OpenStreetMap's tile servers.
+TILE_HOSTS = ("tile.openstreetmap.org",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not on PATH; run `make test`, which installs it (apt-get)")
+    return {**browser_type_launch_args, "executable_path": chromium, "args": CHROME_ARGS}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(
+    db_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen]:
+    """Start `streamlit run app.py` on a free port with its own database; wait until healthy."""
+    port = _free_port()
+    env = {**os.environ, "REFERRAL_ATLAS_DB_URL": f"sqlite:///{db_path}", **(extra_env or {})}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.read() == b"ok":
+                    return url, proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not become healthy in 60 s")
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh app with its own temporary database, shared by one test module."""
+    db_path = tmp_path_factory.mktemp("e2e") / "atlas.db"
+    url, proc = start_app(db_path)
+    yield url
+    stop_app(proc)
+
+
+@pytest.fixture
+def outside_requests(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every request the page makes to a host other than 127.0.0.1 and the tile servers."""
+    seen: list[str] = []
+
+    def record(request) -> None:  # type: ignore[no-untyped-def]
+        host = request.url.split("/")[2] if "://" in request.url else ""
+        if request.url.startswith(("data:", "blob:", "about:")):
+            return
+        if host.split(":")[0] == "127.0.0.1" or host.endswith(TILE_HOSTS):
+            return
+        seen.append(request.url)
+
+    page.on("request", record)
+    return seen

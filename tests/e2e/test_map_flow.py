@@ -1,0 +1,51 @@
+"""A clinic owner opens the app, clicks a provider on the map and adds it to the targets."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+
+def test_click_marker_add_target_then_see_it_on_targets_page(
+    page: Page, app_url: str, outside_requests: list[str]
+) -> None:
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(app_url)
+    expect(page.locator(MAP_IFRAME)).to_be_visible(timeout=45_000)
+    frame = page.frame_locator(MAP_IFRAME)
+    dots = frame.locator("path.leaflet-interactive")
+    expect(dots.nth(30)).to_be_attached(timeout=30_000)
+    assert dots.count() > 50  # the radius circle plus the providers drew
+    expect(frame.locator(".leaflet-control-attribution")).to_contain_text("OpenStreetMap")
+    expect(frame.locator(".leaflet-control-zoom-in")).to_be_visible()
+    expect(page.get_by_test_id("demo-badge")).to_be_visible()
+
+    # Click providers until one that is not on the list yet is selected.
+    card = page.locator(".st-key-provider_card")
+    add = page.get_by_role("button", name="Add to targets")
+    name = None
+    for i in range(1, dots.count()):
+        dots.nth(i).click(force=True)
+        expect(card).to_be_visible(timeout=15_000)
+        page.wait_for_timeout(300)
+        if add.is_visible():
+            name = card.locator("h4").inner_text()
+            break
+    assert name, "no provider off the list was found"
+    add.click()
+    expect(card.get_by_text(re.compile("On your list"))).to_be_visible(timeout=15_000)
+
+    page.goto(f"{app_url}/targets")
+    expect(page.get_by_role("heading", name="Targets")).to_be_visible(timeout=30_000)
+    grid = page.locator('[data-testid="stDataFrame"]')
+    expect(grid).to_be_visible()
+    # the dataframe is a canvas; its search box finds the new target's row
+    grid.hover()
+    page.get_by_role("button", name="Search").click()
+    page.keyboard.type(name.split(",")[0])
+    expect(page.get_by_text(re.compile(r"^1 result$"))).to_be_visible(timeout=10_000)
+
+    assert outside_requests == []
