@@ -185,6 +185,20 @@ npi_pull = sa.Table(
     sa.Column("new", sa.Integer, nullable=False, default=0),
 )
 
+# Letter templates a practice edited (issue 4); a kind without a row uses the built-in default.
+letter_template = sa.Table(
+    "letter_template",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("kind", sa.String(20), nullable=False),  # intro / thank_you
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.UniqueConstraint("practice_id", "kind", name="uq_letter_template_practice_kind"),
+)
+
 
 class StorageError(RuntimeError):
     """The database cannot be opened or used; the message is meant for the user."""
@@ -199,6 +213,11 @@ def _migrate_to_1(conn: Connection) -> None:
         metadata.tables[table].create(conn, checkfirst=True)
 
 
+def _migrate_to_2(conn: Connection) -> None:
+    """Version 2: practices can save their own letter templates (issue 4)."""
+    letter_template.create(conn, checkfirst=True)
+
+
 V1_TABLES = (
     "practice", "provider", "geocode_cache", "partner", "partner_stage_history", "activity",
     "referral", "npi_pull",
@@ -210,6 +229,7 @@ V1_TABLES = (
 #: result with a fresh one, so a change without its step fails there.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_to_1,
+    2: _migrate_to_2,
 }
 
 
