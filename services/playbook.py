@@ -6,8 +6,15 @@ staff; an *active* partnership is derived from the referral log and never typed 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from services.progress_data import ProgressData
 
 STAGES: tuple[str, ...] = ("target", "contacted", "connected", "formal", "dropped")
 STAGE_LABELS: dict[str, str] = {
@@ -59,3 +66,375 @@ def is_active(last_referral: date | None, on: date) -> bool:
     if last_referral is None or last_referral > on:
         return False
     return (on - last_referral) < timedelta(days=ACTIVE_WINDOW_DAYS)
+
+
+# --- metrics (DESIGN §1), computed from the stage history and the referral log ---------------
+#
+# They take a `services.progress_data.ProgressData` (frames with day-precision datetimes) and
+# count as of the END of a day: a stage change or referral dated d counts on d. A group of
+# several locations is counted per location and summed, so a provider who partners with two
+# locations is two partnerships, and the targets scale with the number of locations.
+
+#: Activity kinds that are in-person outreach visits (the 2–3 a week cadence counts them).
+OUTREACH_VISIT_KINDS: tuple[str, ...] = ("visit", "lunch")
+#: Referral statuses at or past each step of the conversion funnel, in order.
+FUNNEL_STEPS: tuple[tuple[str, frozenset[str]], ...] = (
+    (
+        "Received",
+        frozenset({"received", "scheduled", "evaluated", "in_care", "discharged", "lost"}),
+    ),
+    ("Scheduled", frozenset({"scheduled", "evaluated", "in_care", "discharged"})),
+    ("Evaluated", frozenset({"evaluated", "in_care", "discharged"})),
+    ("In care", frozenset({"in_care", "discharged"})),
+    ("Discharged", frozenset({"discharged"})),
+)
+#: Statuses of a referred patient who came in (counted as a referred patient for ROI).
+ARRIVED_STATUSES: frozenset[str] = frozenset({"evaluated", "in_care", "discharged"})
+METRIC_NOUNS: dict[str, tuple[str, str]] = {
+    "targets": ("provider on the target list", "providers on the target list"),
+    "connections": ("connection", "connections"),
+    "active": ("active partner", "active partners"),
+}
+WEEKS = 52
+KPI_WINDOW_DAYS = 30
+TOP_PARTNERS_DAYS = 365
+
+#: The playbook's context figures, each with the source it is quoted from (DESIGN §1). Where
+#: the playbook names no source, the label says so instead of inventing one.
+CONTEXT_FIGURES: tuple[tuple[str, str], ...] = (
+    ("Referred patients have 30% higher lifetime value", "Accenture Health"),
+    ("Referral patients cost 60–70% less to acquire than paid advertising", "MGMA"),
+    ("55–65% of referrals leak out of network", "quoted in the playbook; source not named"),
+    (
+        "Practices that actively build networks see 29% more new patients",
+        "quoted in the playbook; source not named",
+    ),
+    ("37% of practices have no referral tracking", "quoted in the playbook; source not named"),
+)
+
+
+def week_of(start: date, day: date) -> int:
+    """The ordinal playbook week of `day` (days 0–6 are week 1), as DESIGN §1 counts weeks."""
+    return (day - start).days // 7 + 1
+
+
+def phase_end_week(phase: Phase) -> int:
+    return phase.last_day // 7 + 1
+
+
+def _ts(day: date) -> pd.Timestamp:
+    return pd.Timestamp(day)
+
+
+def stages_as_of(data: ProgressData, day: date) -> pd.DataFrame:
+    """Each partner's stage at the end of `day` (partners added later are absent)."""
+    h = data.history
+    h = h[h["changed_on"] <= _ts(day)]
+    return h.drop_duplicates("partner_id", keep="last")[["partner_id", "practice_id", "to_stage"]]
+
+
+def target_list_size(data: ProgressData, day: date) -> int:
+    """Partners on the list at the end of `day`, at any stage but dropped."""
+    return int((stages_as_of(data, day)["to_stage"] != "dropped").sum())
+
+
+def connections(data: ProgressData, day: date) -> int:
+    """Partners at stage connected or beyond at the end of `day`."""
+    return int(stages_as_of(data, day)["to_stage"].isin(CONNECTED_STAGES).sum())
+
+
+def active_partnerships(data: ProgressData, day: date) -> int:
+    """Partners with a referral exchanged in the ACTIVE_WINDOW_DAYS up to `day` (see is_active)."""
+    r = data.referrals
+    end = _ts(day)
+    first = end - pd.Timedelta(days=ACTIVE_WINDOW_DAYS - 1)
+    window = r[(r["referral_date"] >= first) & (r["referral_date"] <= end)]
+    return len(window.drop_duplicates(["practice_id", "npi"]))
+
+
+def counts_as_of(data: ProgressData, day: date) -> dict[str, int]:
+    return {
+        "targets": target_list_size(data, day),
+        "connections": connections(data, day),
+        "active": active_partnerships(data, day),
+    }
+
+
+def weekly_series(data: ProgressData, today: date, start: date | None = None) -> pd.DataFrame:
+    """Target-list size, connections and active partnerships as of each week 0–52.
+
+    Week w is measured at the end of day start + 7w. Weeks after `today` have no value (NaN):
+    the chart must not draw a future it cannot know.
+    """
+    start = start or data.playbook_start
+    rows = []
+    for week in range(WEEKS + 1):
+        if start is None:
+            break
+        on = start + timedelta(days=7 * week)
+        counts: dict[str, float] = (
+            {k: float(v) for k, v in counts_as_of(data, on).items()}
+            if on <= today
+            else {"targets": math.nan, "connections": math.nan, "active": math.nan}
+        )
+        rows.append({"week": week, "as_of": on, **counts})
+    return pd.DataFrame(rows, columns=["week", "as_of", "targets", "connections", "active"])
+
+
+def _plural(n: int, metric: str) -> str:
+    one, many = METRIC_NOUNS[metric]
+    return f"{n} {one if n == 1 else many}"
+
+
+def headline(data: ProgressData, today: date, start: date | None = None) -> str:
+    """One sentence for the top of the page: where we stand against the current phase."""
+    start = start or data.playbook_start
+    n = data.locations
+    where = f"All {n} locations — " if n > 1 else ""
+    if start is None:
+        return "No playbook start date is set: set it in Settings to track progress."
+    if today < start:
+        days = (start - today).days
+        return (
+            f"{where}The playbook starts on {start:%b %-d, %Y} (in {days} day"
+            f"{'' if days == 1 else 's'}): Research begins then, aiming for "
+            f"{PHASES[0].target_low * n}–{PHASES[0].target_high * n} providers on the target list."
+        )
+    phase = phase_on(start, today)
+    if phase is None:  # past day 365: judge against the last phase's target
+        last = PHASES[-1]
+        value = counts_as_of(data, today)[last.metric]
+        low, high = last.target_low * n, last.target_high * n
+        return (
+            f"{where}Playbook year complete: {_plural(value, last.metric)}; the Maturity target "
+            f"was {low}–{high} — {_gap(value, low, high)}"
+        )
+    value = counts_as_of(data, today)[phase.metric]
+    low, high = phase.target_low * n, phase.target_high * n
+    return (
+        f"{where}{phase.label}, week {week_of(start, today)}: {_plural(value, phase.metric)}; "
+        f"target {low}–{high} by week {phase_end_week(phase)} — {_gap(value, low, high)}"
+    )
+
+
+def _gap(value: int, low: int, high: int) -> str:
+    if value < low:
+        return f"{low - value} short"
+    if value > high:
+        return f"{value - high} above target"
+    return "on target"
+
+
+def _range(df: pd.DataFrame, col: str, first: date, last: date) -> pd.DataFrame:
+    return df[(df[col] >= _ts(first)) & (df[col] <= _ts(last))]
+
+
+def referrals_by_month(data: ProgressData, first: date, last: date) -> pd.DataFrame:
+    """Referrals per calendar month, by direction and specialty group of the partner."""
+    r = _range(data.referrals, "referral_date", first, last)
+    cols = ["month", "direction", "group", "referrals"]
+    if r.empty:
+        return pd.DataFrame(columns=cols)
+    out = (
+        r.assign(
+            month=r["referral_date"].dt.to_period("M").dt.start_time.dt.date,
+            group=r["group"].fillna("unknown"),
+        )
+        .groupby(["month", "direction", "group"], as_index=False)
+        .size()
+        .rename(columns={"size": "referrals"})
+    )
+    return out[cols].sort_values(["month", "direction", "group"]).reset_index(drop=True)
+
+
+def conversion_funnel(data: ProgressData, first: date, last: date) -> pd.DataFrame:
+    """Received referrals in the range reaching each step; lost ones drop out after Received."""
+    r = _range(data.referrals, "referral_date", first, last)
+    r = r[r["direction"] == "received"]
+    total = len(r)
+    rows = []
+    for label, statuses in FUNNEL_STEPS:
+        count = int(r["status"].isin(statuses).sum())
+        rows.append(
+            {"step": label, "referrals": count, "share": (count / total) if total else math.nan}
+        )
+    return pd.DataFrame(rows, columns=["step", "referrals", "share"])
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def outreach_visits_by_week(data: ProgressData, first: date, last: date) -> pd.DataFrame:
+    """Outreach visits per calendar week (Monday first), with the playbook's band.
+
+    Every week of the range is listed, zero included: an empty week is what the chart must show.
+    """
+    a = _range(data.activities, "activity_date", first, last)
+    a = a[a["kind"].isin(OUTREACH_VISIT_KINDS)]
+    weeks = pd.Series(a["activity_date"].dt.date.map(_week_start), dtype=object)
+    counts = weeks.value_counts()
+    n = data.locations
+    rows = []
+    week = _week_start(first)
+    while week <= last:
+        rows.append(
+            {
+                "week_of": week,
+                "visits": int(counts.get(week, 0)),
+                "target_low": VISITS_PER_WEEK[0] * n,
+                "target_high": VISITS_PER_WEEK[1] * n,
+            }
+        )
+        week += timedelta(days=7)
+    return pd.DataFrame(rows, columns=["week_of", "visits", "target_low", "target_high"])
+
+
+def top_partners(data: ProgressData, today: date, n: int = 10) -> pd.DataFrame:
+    """The partners with most referrals (both directions) over the 12 months up to `today`.
+
+    Trend: referrals in the last six months minus the six before, so a partner coasting on an
+    old burst shows a fall even while it still tops the list.
+    """
+    first = today - timedelta(days=TOP_PARTNERS_DAYS - 1)
+    r = _range(data.referrals, "referral_date", first, today)
+    cols = ["npi", "name", "group", "referrals", "last_6_months", "previous_6_months", "trend"]
+    if r.empty:
+        return pd.DataFrame(columns=cols)
+    half = _ts(today - timedelta(days=TOP_PARTNERS_DAYS // 2))
+    out = (
+        r.assign(recent=r["referral_date"] > half)
+        .groupby("npi", as_index=False)
+        .agg(
+            name=("name", "first"),
+            group=("group", "first"),
+            referrals=("npi", "size"),
+            last_6_months=("recent", "sum"),
+        )
+    )
+    out["last_6_months"] = out["last_6_months"].astype(int)
+    out["previous_6_months"] = out["referrals"] - out["last_6_months"]
+    out["trend"] = out["last_6_months"] - out["previous_6_months"]
+    out = out.sort_values(["referrals", "name"], ascending=[False, True]).head(n)
+    return out[cols].reset_index(drop=True)
+
+
+def leakage_by_partner(data: ProgressData, first: date, last: date, n: int = 15) -> pd.DataFrame:
+    """Referrals received that never became our patients (status lost), by partner and reason."""
+    r = _range(data.referrals, "referral_date", first, last)
+    r = r[r["direction"] == "received"]
+    cols = ["npi", "name", "received", "lost", "leakage_rate", "no_show", "declined",
+            "went_elsewhere", "other"]  # fmt: skip
+    if r.empty:
+        return pd.DataFrame(columns=cols)
+    lost = r["status"] == "lost"
+    reason = r["lost_reason"].where(
+        r["lost_reason"].isin(["no_show", "declined", "went_elsewhere"]), "other"
+    )
+    frame = pd.DataFrame(
+        {
+            "npi": r["npi"],
+            "name": r["name"],
+            "received": 1,
+            "lost": lost.astype(int),
+            **{k: (lost & (reason == k)).astype(int) for k in cols[5:]},
+        }
+    )
+    out = frame.groupby("npi", as_index=False).agg(
+        name=("name", "first"), **{c: (c, "sum") for c in ["received", "lost", *cols[5:]]}
+    )
+    out = out[out["lost"] > 0]
+    out["leakage_rate"] = out["lost"] / out["received"]
+    out = out.sort_values(["lost", "leakage_rate", "name"], ascending=[False, False, True])
+    return out[cols].head(n).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Roi:
+    referred_patients: int
+    visits: int
+    revenue: float | None  # None when no location has a revenue per visit set
+    missing_rate: tuple[str, ...]  # locations without a revenue per visit
+
+
+def roi(data: ProgressData, first: date, last: date) -> Roi:
+    """Referred patients who came in, their visits, and the revenue at each location's rate."""
+    r = _range(data.referrals, "referral_date", first, last)
+    r = r[(r["direction"] == "received") & r["status"].isin(ARRIVED_STATUSES)]
+    visits_by_practice = r.groupby("practice_id")["visits"].sum()
+    revenue = 0.0
+    priced = False
+    for p in data.practices:
+        if p.revenue_per_visit is not None:
+            priced = True
+            revenue += float(visits_by_practice.get(p.id, 0)) * float(p.revenue_per_visit)
+    missing = tuple(p.name for p in data.practices if p.revenue_per_visit is None)
+    return Roi(len(r), int(r["visits"].sum()), revenue if priced else None, missing)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: str
+    value: int
+    previous: int
+
+    @property
+    def delta(self) -> int:
+        return self.value - self.previous
+
+
+def _count_in(df: pd.DataFrame, col: str, first: date, last: date) -> int:
+    return len(_range(df, col, first, last))
+
+
+def kpis(data: ProgressData, today: date) -> list[Kpi]:
+    """Headline numbers as of `today`, each with its value 30 days earlier (or the previous
+    30-day window, for counts of events)."""
+    before = today - timedelta(days=KPI_WINDOW_DAYS)
+    now, then = counts_as_of(data, today), counts_as_of(data, before)
+    w = KPI_WINDOW_DAYS
+    cur = (today - timedelta(days=w - 1), today)
+    prev = (today - timedelta(days=2 * w - 1), before)
+    r = data.referrals
+    received = r[r["direction"] == "received"]
+    sent = r[r["direction"] == "sent"]
+    visits = data.activities[data.activities["kind"].isin(OUTREACH_VISIT_KINDS)]
+
+    def both(df: pd.DataFrame, col: str) -> tuple[int, int]:
+        return _count_in(df, col, *cur), _count_in(df, col, *prev)
+
+    return [
+        Kpi("active", "Active partnerships", now["active"], then["active"]),
+        Kpi("connections", "Connections", now["connections"], then["connections"]),
+        Kpi("targets", "On the target list", now["targets"], then["targets"]),
+        Kpi("received", "Referrals received (30 days)", *both(received, "referral_date")),
+        Kpi("sent", "Referrals sent (30 days)", *both(sent, "referral_date")),
+        Kpi("visits", "Outreach visits (30 days)", *both(visits, "activity_date")),
+    ]
+
+
+def location_summary(data: ProgressData, today: date) -> pd.DataFrame:
+    """One row per location and a total row: what a group owner compares across sites."""
+    rows = []
+    for p in data.practices:
+        one = data.only(p.id)
+        phase = phase_on(p.playbook_start, today) if p.playbook_start else None
+        rows.append(_summary_row(one, today, p.name, phase.label if phase else "—"))
+    if data.locations > 1:
+        rows.append(_summary_row(data, today, f"Total ({data.locations} locations)", ""))
+    return pd.DataFrame(rows)
+
+
+def _summary_row(data: ProgressData, today: date, name: str, phase: str) -> dict[str, object]:
+    counts = counts_as_of(data, today)
+    received = data.referrals[data.referrals["direction"] == "received"]
+    first = today - timedelta(days=KPI_WINDOW_DAYS - 1)
+    return {
+        "location": name,
+        "phase": phase,
+        "active_partnerships": counts["active"],
+        "connections": counts["connections"],
+        "target_list": counts["targets"],
+        "referrals_received_30d": _count_in(received, "referral_date", first, today),
+    }
