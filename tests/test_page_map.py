@@ -84,3 +84,115 @@ def test_marker_click_then_add_to_targets_creates_partner(app_test):
     at.run()
     assert not [b for b in at.button if b.key == "add_to_targets"]  # the card says "on your list"
     assert _partner_npis(practice_id).count(npi) == 1
+
+
+EVIL = "<script>alert('x')</script>Dr Evil"
+
+
+def test_provider_name_with_html_shows_as_text_everywhere(app_test, db_url):
+    from services import demo
+    from services.npi import make_npi
+
+    engine = db.make_engine(db_url)
+    demo.ensure_demo(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            db.provider.insert().values(
+                npi=make_npi("299999999"),
+                entity_type="individual",
+                name=EVIL,
+                specialty_group="ortho",
+                primary_taxonomy="207X00000X",
+                lat=39.7335,
+                lon=-104.9520,
+                data_source="demo",
+                geocode_precision="address",
+            )
+        )
+    engine.dispose()
+    at = app_test().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert EVIL in table["name"].tolist()  # st.dataframe shows the literal text
+    args = _args(_map_component(at))
+    assert "<script>alert" not in args["feature_group"]
+    assert "lt;script\\u0026gt;alert" in args["feature_group"].replace("&", "\\u0026")
+
+
+def test_bad_radius_in_the_address_is_ignored_with_a_warning(app_test):
+    at = app_test()
+    at.query_params["radius"] = "DROP TABLE"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["map_radius_mi"] == 5.0
+    assert any("not a number" in w.value for w in at.warning)
+
+    at = app_test()
+    at.query_params["radius"] = "1e308"
+    at.run()
+    assert not at.exception
+    assert at.session_state["map_radius_mi"] == 25.0
+    assert (at.dataframe[0].value["distance_mi"] <= 25).all()
+
+
+def test_good_radius_in_the_address_sets_the_slider(app_test):
+    at = app_test()
+    at.query_params["radius"] = "3"
+    at.run()
+    assert at.slider(key="_w_radius").value == 3.0
+    assert (at.dataframe[0].value["distance_mi"] <= 3).all()
+
+
+def test_garbage_radius_and_groups_in_state_cannot_crash_the_page(app_test):
+    at = app_test().run()
+    at.session_state["map_radius_mi"] = "huge"
+    at.session_state["map_groups"] = 42
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="_w_radius").value == 5.0
+    at.session_state["map_radius_mi"] = -40
+    at.session_state["map_groups"] = ["ortho", "<bogus>"]
+    at.run()
+    assert not at.exception
+    assert at.slider(key="_w_radius").value == 1.0
+    assert set(at.dataframe[0].value["group"]) <= {"Orthopaedic surgery"}
+
+
+def test_radius_slider_and_specialty_filter_narrow_the_table(app_test):
+    at = app_test().run()
+    wide = len(at.dataframe[0].value)
+    at.slider(key="_w_radius").set_value(2.0).run()
+    narrow = at.dataframe[0].value
+    assert len(narrow) < wide and (narrow["distance_mi"] <= 2.0).all()
+    at.multiselect(key="_w_groups").set_value(["chiro"]).run()
+    assert set(at.dataframe[0].value["group"]) == {"Chiropractic"}
+    # the filters survive a trip to another page and back
+    at.switch_page("pages/targets.py").run()
+    at.switch_page("pages/map.py").run()
+    assert at.slider(key="_w_radius").value == 2.0
+    assert at.multiselect(key="_w_groups").value == ["chiro"]
+
+
+def test_selecting_rows_in_the_table_adds_them_all(app_test):
+    at = app_test().run()
+    practice_id = at.session_state["practice_id"]
+    table = at.dataframe[0].value
+    free = table.index[table["stage"].isna()][:3].tolist()
+    npis = table.loc[free, "npi"].tolist()
+    at.session_state[f"near_table:{practice_id}"] = {
+        "selection": {"rows": free, "columns": [], "cells": []}
+    }
+    at.run()
+    at.button(key="add_selected").click().run()
+    assert not at.exception, at.exception
+    assert set(npis) <= set(_partner_npis(practice_id))
+    assert any("Added 3" in s.value for s in at.success)
+
+
+def test_corrupt_database_gives_a_clear_message_not_a_stack_trace(app_test, db_url):
+    from pathlib import Path
+
+    Path(db_url.removeprefix("sqlite:///")).write_bytes(b"\x00garbage" * 500)
+    at = app_test().run()
+    assert not at.exception, at.exception
+    assert any("could not be opened" in e.value for e in at.error)

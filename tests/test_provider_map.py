@@ -1,0 +1,122 @@
+"""The provider map component: escaping, styling, identification of clicks, local assets."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import folium
+import pandas as pd
+import pytest
+from streamlit_folium import _get_feature_group_string, _get_map_string
+
+from components.provider_map import (
+    RETURNED_OBJECTS,
+    build_map,
+    clicked_npi,
+    localize_assets,
+    provider_features,
+    zoom_for_radius,
+)
+from services.practices import Practice
+from services.providers import providers_near
+
+EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+PRACTICE = Practice(1, "Demo <b>PT</b>", "1 Main St", "Denver", "CO", "80206", 39.7331,
+                    -104.9524, date(2026, 8, 1), 5.0, 100.0, True)  # fmt: skip
+
+
+def _providers() -> pd.DataFrame:
+    rows = [
+        ("1234567893", EVIL, "ortho", 39.74, -104.95, "address"),
+        ("1245319599", "Dr Plain", "chiro", 39.75, -104.96, "zip"),
+        ("1003000126", "Far Away", "ortho", 40.50, -104.95, "address"),
+    ]
+    df = pd.DataFrame(rows, columns=["npi", "name", "specialty_group", "lat", "lon",
+                                     "geocode_precision"])  # fmt: skip
+    df["display_name"] = df["name"]
+    df["specialty"] = "Orthopaedic Surgery"
+    df["group_label"] = "Orthopaedic surgery"
+    for col in ("address", "city", "state", "zip", "phone"):
+        df[col] = f"{col} <i>x</i>"
+    return df
+
+
+def _near(on_list: set[str] = frozenset()) -> pd.DataFrame:
+    partners = pd.DataFrame(
+        {
+            "npi": list(on_list),
+            "partner_id": range(len(on_list)),
+            "stage": "target",
+            "active": False,
+        }
+    )
+    return providers_near(_providers(), partners, PRACTICE.lat, PRACTICE.lon, 5.0)
+
+
+def test_radius_filter_keeps_only_providers_inside():
+    assert set(_near()["npi"]) == {"1234567893", "1245319599"}
+
+
+def test_untrusted_text_is_escaped_in_tooltips_and_popups():
+    fc = provider_features(_near())
+    props = fc["features"][0]["properties"]
+    for html in (props["tip"], props["popup"]):
+        assert "<script" not in html and "<img" not in html and "<i>" not in html
+        assert "&lt;script&gt;" in html or "&lt;i&gt;" in html
+    # ...and nowhere in the JavaScript that reaches the browser
+    pm = build_map(PRACTICE, _near(), 5.0)
+    script = _get_map_string(pm.base) + _get_feature_group_string(pm.layers, pm.base)
+    assert "<script>alert" not in script and "<img src=x" not in script
+    assert "Demo <b>PT</b>" not in script
+
+
+def test_targets_look_different_and_approximate_locations_are_dashed():
+    fc = provider_features(_near(on_list={"1234567893"}))
+    by_npi = {f["properties"]["npi"]: f["properties"]["style"] for f in fc["features"]}
+    target, other = by_npi["1234567893"], by_npi["1245319599"]
+    assert target["radius"] > other["radius"] and target["weight"] > other["weight"]
+    assert target["color"] != other["color"]
+    assert other.get("dashArray") and not target.get("dashArray")
+    assert target["fillColor"] != other["fillColor"]  # ortho vs chiro colours
+
+
+def test_every_asset_is_served_locally():
+    pm = build_map(PRACTICE, _near(), 5.0)
+    for element in (pm.base, *pm.base._children.values()):
+        for _, url in getattr(element, "default_js", []) + getattr(element, "default_css", []):
+            assert url.startswith("/app/static/vendor/"), url
+
+
+def test_plugins_without_local_assets_are_refused():
+    m = folium.Map()
+    from folium.plugins import Fullscreen
+
+    Fullscreen().add_to(m)
+    with pytest.raises(ValueError, match="no local assets"):
+        localize_assets(m)
+
+
+@pytest.mark.parametrize(
+    ("returned", "expected"),
+    [
+        ({"last_active_drawing": {"properties": {"npi": "1234567893"}}}, "1234567893"),
+        ({"last_active_drawing": {"properties": {"npi": 1234567893}}}, "1234567893"),
+        ({"last_active_drawing": {"properties": {"npi": "9999999999"}}}, None),  # not known
+        ({"last_active_drawing": {"properties": {}}}, None),  # the practice marker
+        ({"last_active_drawing": None}, None),
+        ({"last_active_drawing": {"properties": {"npi": True}}}, None),
+        (None, None),
+        ("garbage", None),
+    ],
+)
+def test_clicked_npi_reads_the_feature_not_the_coordinates(returned, expected):
+    assert clicked_npi(returned, {"1234567893"}) == expected
+
+
+def test_map_returns_only_click_data_and_zoom_fits_the_radius():
+    assert "bounds" not in RETURNED_OBJECTS and "zoom" not in RETURNED_OBJECTS
+    zooms = [zoom_for_radius(r) for r in (1, 3, 5, 10, 25)]
+    assert zooms == sorted(zooms, reverse=True)
+    fc = provider_features(_near())
+    assert json.loads(json.dumps(fc))["type"] == "FeatureCollection"
