@@ -199,6 +199,20 @@ letter_template = sa.Table(
     sa.UniqueConstraint("practice_id", "kind", name="uq_letter_template_practice_kind"),
 )
 
+# A referrer known only by name (issue 5): the referral log stores `named_key(id)`, "R" + 9
+# digits, in `referral.partner_npi`, which no NPI can equal (see services/referrals.py).
+named_referrer = sa.Table(
+    "named_referrer",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("practice_id", "name", name="uq_named_referrer_practice_name"),
+)
+
 
 class StorageError(RuntimeError):
     """The database cannot be opened or used; the message is meant for the user."""
@@ -218,6 +232,11 @@ def _migrate_to_2(conn: Connection) -> None:
     letter_template.create(conn, checkfirst=True)
 
 
+def _migrate_to_5(conn: Connection) -> None:
+    """Version 5: referrers known only by name, for the referral log (issue 5)."""
+    named_referrer.create(conn, checkfirst=True)
+
+
 V1_TABLES = (
     "practice", "provider", "geocode_cache", "partner", "partner_stage_history", "activity",
     "referral", "npi_pull",
@@ -230,6 +249,7 @@ V1_TABLES = (
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
+    5: _migrate_to_5,
 }
 
 
