@@ -185,6 +185,17 @@ npi_pull = sa.Table(
     sa.Column("new", sa.Integer, nullable=False, default=0),
 )
 
+# Which providers each area search found (issue 3): "new since the previous pull" is exact
+# membership, not a guess from dates, so a same-day refresh still marks what appeared.
+npi_pull_provider = sa.Table(
+    "npi_pull_provider",
+    metadata,
+    sa.Column(
+        "pull_id", sa.Integer, sa.ForeignKey("npi_pull.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("npi", sa.String(10), primary_key=True),
+)
+
 # Letter templates a practice edited (issue 4); a kind without a row uses the built-in default.
 letter_template = sa.Table(
     "letter_template",
@@ -232,6 +243,11 @@ def _migrate_to_2(conn: Connection) -> None:
     letter_template.create(conn, checkfirst=True)
 
 
+def _migrate_to_4(conn: Connection) -> None:
+    """Version 4: the providers found by each area search, for "new since" (issue 3)."""
+    npi_pull_provider.create(conn, checkfirst=True)
+
+
 def _migrate_to_5(conn: Connection) -> None:
     """Version 5: referrers known only by name, for the referral log (issue 5)."""
     named_referrer.create(conn, checkfirst=True)
@@ -249,6 +265,7 @@ V1_TABLES = (
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
+    4: _migrate_to_4,
     5: _migrate_to_5,
 }
 
