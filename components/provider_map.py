@@ -1,8 +1,8 @@
 """The provider map: a folium map of the practice, its radius and the providers around it.
 
 Design choices, each measured or checked (see STACK-NOTES §6, §9, §11):
-- All providers are one `folium.GeoJson` layer of circle markers: one object in Python and one
-  layer in the browser, about 20x cheaper than one `folium.Marker` per provider.
+- All providers are one GeoJSON layer of circle markers (`_ProviderLayer`): one object in
+  Python and one layer in the browser, over 20x cheaper than one `folium.Marker` per provider.
 - The map is split in two: a *base* map (tiles, practice, legend) whose script is stable, and a
   feature group (radius circle, providers) passed as `feature_group_to_add`. streamlit-folium
   keys the iframe on the base script, so adding a target or moving the radius updates the
@@ -17,12 +17,13 @@ Design choices, each measured or checked (see STACK-NOTES §6, §9, §11):
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import folium
 import pandas as pd
-from branca.element import MacroElement, Template
+from branca.element import Element, MacroElement, Template
 from folium.plugins import MarkerCluster
 
 from components import assets
@@ -78,63 +79,120 @@ def localize_assets(m: folium.Map) -> folium.Map:
     return m
 
 
-def _e(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return html.escape(str(value), quote=True)
-
-
-def _tooltip_html(row: Any) -> str:
-    status = f"<br><b>On your list</b> ({_e(row.stage)})" if row.on_list else ""
-    approx = " · approximate location" if row.geocode_precision == "zip" else ""
-    return (
-        f"<b>{_e(row.display_name)}</b><br>{_e(row.specialty)}<br>"
-        f"{row.distance_mi:.1f} mi{approx}{status}"
-    )
-
-
-def _popup_html(row: Any) -> str:
-    score = "not scored" if pd.isna(row.score) else f"{row.score:.0f}/100"
-    where = ", ".join(p for p in (_e(row.address), _e(row.city)) if p)
-    state_zip = " ".join(p for p in (_e(row.state), _e(row.zip)) if p)
-    return (
-        f"<b>{_e(row.display_name)}</b><br>{_e(row.specialty)} ({_e(row.group_label)})<br>"
-        f"{where} {state_zip}<br>Phone: {_e(row.phone) or '—'}<br>"
-        f"Distance: {row.distance_mi:.1f} mi · Score: {score}<br>NPI {_e(row.npi)}"
-    )
+def _escaped(near: pd.DataFrame, column: str) -> list[str]:
+    """A column as HTML-escaped text ('' for missing), escaped once per column, not per cell."""
+    escape = html.escape
+    return [
+        "" if v is None or (isinstance(v, float) and v != v) else escape(str(v))
+        for v in near[column].tolist()
+    ]
 
 
 def provider_features(near: pd.DataFrame) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the providers, with escaped tooltip/popup HTML and a
     per-feature style: the group's colour fills the dot; targets get a dark ring and a larger
     dot; approximate (ZIP-centroid) locations get a dashed outline."""
+    esc = {c: _escaped(near, c) for c in (
+        "display_name", "specialty", "group_label", "address", "city", "state", "zip", "phone",
+        "npi", "stage",
+    )}  # fmt: skip
     features = []
-    for row in near.itertuples(index=False):
+    for i, row in enumerate(
+        near[
+            [
+                "lat",
+                "lon",
+                "on_list",
+                "geocode_precision",
+                "specialty_group",
+                "distance_mi",
+                "score",
+            ]
+        ].itertuples(index=False)
+    ):
         on_list = bool(row.on_list)
         approx = row.geocode_precision == "zip"
         style = {
+            "fill": True,
             "fillColor": group_color(row.specialty_group),
             "fillOpacity": 0.9 if on_list else 0.75,
-            "color": TARGET_STROKE if on_list else "#ffffff",
+            "color": TARGET_STROKE if on_list else ("#555555" if approx else "#ffffff"),
             "weight": 3 if on_list else 1,
             "radius": 9 if on_list else 6,
         }
         if approx:
             style["dashArray"] = "3 3"
-            style["color"] = TARGET_STROKE if on_list else "#555555"
+        name, specialty = esc["display_name"][i], esc["specialty"][i]
+        distance = f"{row.distance_mi:.1f} mi"
+        tip = f"<b>{name}</b><br>{specialty}<br>{distance}"
+        if approx:
+            tip += " · approximate location"
+        if on_list:
+            tip += f"<br><b>On your list</b> ({esc['stage'][i]})"
+        score = "not scored" if pd.isna(row.score) else f"{row.score:.0f}/100"
+        where = ", ".join(p for p in (esc["address"][i], esc["city"][i]) if p)
+        state_zip = " ".join(p for p in (esc["state"][i], esc["zip"][i]) if p)
+        popup = (
+            f"<b>{name}</b><br>{specialty} ({esc['group_label'][i]})<br>{where} {state_zip}<br>"
+            f"Phone: {esc['phone'][i] or '—'}<br>Distance: {distance} · Score: {score}<br>"
+            f"NPI {esc['npi'][i]}"
+        )
         features.append(
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
-                "properties": {
-                    "npi": str(row.npi),
-                    "tip": _tooltip_html(row),
-                    "popup": _popup_html(row),
-                    "style": style,
-                },
+                "properties": {"npi": esc["npi"][i], "tip": tip, "popup": popup, "style": style},
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+class _ProviderLayer(MacroElement):
+    """All providers as one `L.geoJSON` layer of circle markers, tooltips and popups bound in JS.
+
+    folium.GeoJson does the same in the browser but, in Python, validates every feature for
+    its tooltip and popup and serialises the data more than once per render; for 2,000
+    providers that alone cost more than the whole map budget. Here the data is serialised once.
+    The feature's HTML is already escaped (`provider_features`); "</" is broken up as well so
+    nothing in the data can close a script tag.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.data_json }}, {
+            pointToLayer: function (feature, latlng) {
+                return L.circleMarker(latlng, feature.properties.style);
+            },
+            onEachFeature: function (feature, layer) {
+                layer.bindTooltip(feature.properties.tip, {direction: "top", offset: [0, -6]});
+                layer.bindPopup(feature.properties.popup, {maxWidth: 320});
+            }
+        }).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, features: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "ProviderLayer"
+        self.data_json = json.dumps(features, separators=(",", ":")).replace("</", "<\\/")
+
+    def render(self, **kwargs: Any) -> None:
+        """Add the script to the figure as fixed text: branca's default wraps the rendered
+        script in a new Jinja template, and compiling a megabyte of data as a template costs
+        more than everything else on the map together."""
+        script = self._template.module.__dict__["script"]
+        self.get_root().script.add_child(_FixedText(script(self, kwargs)), name=self.get_name())
+
+
+class _FixedText(Element):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
 
 
 class _Legend(MacroElement):
@@ -221,14 +279,7 @@ def build_map(practice: Practice, near: pd.DataFrame, radius_mi: float) -> Provi
         fill_opacity=0.04,
         interactive=False,
     ).add_to(layers)
-    folium.GeoJson(
-        provider_features(near),
-        name="providers",
-        marker=folium.CircleMarker(radius=6, fill=True),
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=False),
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
-        zoom_on_click=False,
-    ).add_to(layers)
+    _ProviderLayer(provider_features(near)).add_to(layers)
     return ProviderMap(base, layers, center, zoom, len(near))
 
 
