@@ -60,6 +60,7 @@ practice = by_id.get(st.session_state["practice_id"])
 pages = [
     st.Page("pages/map.py", title="Provider map", icon=":material/map:", default=True),
     st.Page("pages/targets.py", title="Targets", icon=":material/checklist:"),
+    st.Page("pages/referrals.py", title="Referral log", icon=":material/swap_horiz:"),
 ]
 nav = st.navigation(pages)
 
