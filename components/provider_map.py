@@ -202,7 +202,7 @@ class _Legend(MacroElement):
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var legend = L.control({position: 'topright'});
+            var legend = L.control({position: 'bottomleft'});
             legend.onAdd = function () {
                 var div = L.DomUtil.create('div', 'ra-legend');
                 div.style.cssText = 'background:rgba(255,255,255,.92);padding:4px 8px;' +
