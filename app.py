@@ -61,6 +61,7 @@ pages = [
     st.Page("pages/map.py", title="Provider map", icon=":material/map:", default=True),
     st.Page("pages/targets.py", title="Targets", icon=":material/checklist:"),
     st.Page("pages/referrals.py", title="Referral log", icon=":material/swap_horiz:"),
+    st.Page("pages/progress.py", title="Progress", icon=":material/trending_up:"),
 ]
 nav = st.navigation(pages)
 
