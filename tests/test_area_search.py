@@ -1,0 +1,205 @@
+"""Area search against the local fake registry and Census: ZIPs, texts, filters, pulls."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from services import area_search, db
+from services.npi_registry import RegistryClient
+from services.practices import PracticeInput, create_practice
+from services.providers import load_providers
+from services.zipcentroids import centroid
+from tests.fake_services import FakeServices, provider_result, synthetic_area
+
+DAY1, DAY2 = date(2026, 9, 1), date(2026, 11, 27)
+HOME = centroid("80206")
+
+
+@pytest.fixture
+def fake():
+    with FakeServices() as services:
+        yield services
+
+
+@pytest.fixture
+def practice(engine):
+    return create_practice(
+        engine,
+        PracticeInput(name="Test PT", zip="80206", lat=HOME.lat, lon=HOME.lon,
+                      geocode_source="manual", geocode_precision="address"),
+    )  # fmt: skip
+
+
+def run(engine, practice, fake, radius=2.0, groups=("ortho",), **kw):
+    kw.setdefault("client", RegistryClient(fake.npi_url, retries=0, timeout=(2, 5)))
+    kw.setdefault(
+        "geocode_options",
+        {"census": area_search.geocoding.CensusGeocoder(fake.census_url, retries=0),
+         "nominatim": None},
+    )  # fmt: skip
+    return area_search.run_area_search(engine, practice, radius, list(groups), **kw)
+
+
+def test_zips_cover_the_radius_plus_a_margin_without_po_boxes():
+    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    assert zips[0] == "80206"
+    assert "80218" in zips and "80203" in zips
+    assert all(centroid(z).kind in ("STANDARD", "UNIQUE") for z in zips)
+    wider = area_search.search_zips(HOME.lat, HOME.lon, 5.0)
+    assert set(zips) < set(wider)
+    assert area_search.margin_mi(2.0) == 1.0 and area_search.margin_mi(10) == 2.0
+
+
+def test_taxonomy_descriptions_are_few_registry_texts_without_commas():
+    assert area_search.taxonomy_descriptions(["ortho"]) == ["Orthopaedic Surgery"]
+    assert area_search.taxonomy_descriptions(["sports"]) == ["Sports Medicine"]
+    assert area_search.taxonomy_descriptions(["pain"]) == ["Pain Medicine", "Pain"]
+    assert area_search.taxonomy_descriptions(["primary"]) == [
+        "Family Medicine", "Internal Medicine", "General Practice", "Primary Care",
+    ]  # fmt: skip
+    every = area_search.taxonomy_descriptions(list(area_search.GROUPS_BY_KEY))
+    assert all("," not in t for t in every) and len(every) == len(set(every))
+
+
+def test_search_queries_each_zip_and_text_by_location_and_filters_by_code(engine, practice, fake):
+    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    ortho = synthetic_area(zips[:3], ["207X00000X", "207XS0117X"], per_pair=2)
+    # matches the text loosely (a secondary ortho code) but is an internist: filtered out
+    internist = provider_result(
+        "1288392016", last="LOOSE", code="207R00000X", extra_codes=["207X00000X"],
+        postal_code="802060001",
+    )  # fmt: skip
+    fake.npi.results = [*ortho, internist]
+    seen = []
+    result = run(engine, practice, fake, progress=lambda d, t, s: seen.append((d, t, s)))
+    assert result.complete and not result.from_cache and result.offline is None
+    assert result.queries == len(zips)
+    assert {r["postal_code"] for r in fake.npi.requests} == set(zips)
+    assert {r["taxonomy_description"] for r in fake.npi.requests} == {"Orthopaedic Surgery"}
+    assert {r["address_purpose"] for r in fake.npi.requests} == {"LOCATION"}
+    assert fake.npi.max_in_flight <= area_search.MAX_IN_FLIGHT
+    assert seen[-1][2].startswith("geocode") and any(s == "registry" for *_, s in seen)
+
+    providers = load_providers(engine, practice)
+    assert len(providers) == 12 and "1288392016" not in set(providers["npi"])
+    assert set(providers["specialty_group"]) == {"ortho"}
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(db.provider).where(db.provider.c.npi == ortho[0]["number"]
+                           if isinstance(ortho[0]["number"], str) else
+                           db.provider.c.npi == str(ortho[0]["number"]))).first()  # fmt: skip
+        pulls = conn.execute(sa.select(db.npi_pull)).all()
+    assert row.data_source == "npi_api" and row.geocode_source == "census"
+    assert row.first_seen == row.last_seen == date.today()
+    assert len(pulls) == 1 and pulls[0].found == result.found
+    assert result.found <= 12 and result.found >= 8  # exact distance drops the far ones
+
+
+def test_exact_distance_counts_only_providers_inside_the_radius(engine, practice, fake):
+    zips = area_search.search_zips(HOME.lat, HOME.lon, 1.0)
+    far = [z for z in zips if z != "80206"][-1]
+    fake.npi.results = [
+        provider_result("1740112234", last="NEAR", postal_code="802060001"),
+        provider_result("1288392016", last="FAR", postal_code=f"{far}0001"),
+    ]
+    fake.census.match_by_zip = False
+    fake.census.known = {
+        fake.census.key("100 MAIN ST", "80206"): (HOME.lat + 0.001, HOME.lon),
+        fake.census.key("100 MAIN ST", far): (HOME.lat + 0.1, HOME.lon),  # about 7 miles north
+    }
+    result = run(engine, practice, fake, radius=1.0)
+    assert result.found == 1
+
+
+def test_a_repeated_search_comes_from_the_database_and_refresh_queries_again(
+    engine, practice, fake
+):
+    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    fake.npi.results = synthetic_area(zips[:2], ["207X00000X"], per_pair=2)
+    first = run(engine, practice, fake, today=DAY1)
+    sent = len(fake.npi.requests)
+    again = run(engine, practice, fake, radius=1.5, today=DAY1)  # smaller: covered
+    assert again.from_cache and again.pull.id == first.pull.id and len(fake.npi.requests) == sent
+    wider = run(engine, practice, fake, radius=3.0, today=DAY1)  # not covered: searches
+    assert not wider.from_cache and len(fake.npi.requests) > sent
+    assert area_search.new_since_previous(engine, practice.id)[0] == set()
+
+    # a quarter later one provider joined and one left
+    joined = provider_result("1740112234", last="NEWCOMER", postal_code=f"{zips[0]}0001")
+    fake.npi.results = [*fake.npi.results[1:], joined]
+    refreshed = run(engine, practice, fake, radius=3.0, refresh=True, today=DAY2)
+    assert not refreshed.from_cache and refreshed.new == 1
+    new, since = area_search.new_since_previous(engine, practice.id)
+    assert new == {"1740112234"} and since == wider.pull.pulled_at
+    with engine.connect() as conn:
+        rows = {r.npi: r for r in conn.execute(sa.select(db.provider))}
+    assert rows["1740112234"].first_seen == DAY2
+    kept = next(n for n in rows if n != "1740112234" and rows[n].last_seen == DAY2)
+    assert rows[kept].first_seen == DAY1
+
+
+def test_registry_offline_is_reported_once_and_nothing_is_recorded(engine, practice, fake):
+    fake.npi.mode = "html"
+    result = run(engine, practice, fake)
+    assert not result.complete and "web page" in result.offline
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.npi_pull)).scalar() == 0
+    # the pool was cancelled: far fewer requests than ZIPs were sent
+    assert len(fake.npi.requests) < len(area_search.search_zips(HOME.lat, HOME.lon, 2.0))
+
+
+def test_unknown_texts_are_skipped_with_a_message(engine, practice, fake, monkeypatch):
+    monkeypatch.setattr(
+        area_search, "taxonomy_descriptions", lambda g: ["Orthopaedic Surgery", "Bone Whispering"]
+    )
+    fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=1)
+    result = run(engine, practice, fake)
+    assert result.complete
+    assert any("Bone Whispering" in m and "No taxonomy codes found" in m for m in result.messages)
+
+
+def test_an_interrupted_search_leaves_the_database_consistent_and_a_rerun_finishes(
+    engine, practice, fake
+):
+    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    fake.npi.results = synthetic_area(zips[:4], ["207X00000X"], per_pair=3)
+    calls = {"n": 0}
+
+    def stop_during_geocoding():
+        calls["n"] += 1
+        return bool(fake.census.batches)  # after the first Census chunk
+
+    opts = {"census": area_search.geocoding.CensusGeocoder(fake.census_url, retries=0),
+            "nominatim": None, "census_chunk": 5}  # fmt: skip
+    stopped = run(engine, practice, fake, should_stop=stop_during_geocoding, geocode_options=opts)
+    assert stopped.stopped and not stopped.complete
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.npi_pull)).scalar() == 0
+        placed = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(db.provider)
+            .where(db.provider.c.lat.is_not(None))
+        ).scalar()
+        cached = conn.execute(sa.select(sa.func.count()).select_from(db.geocode_cache)).scalar()
+    assert placed == cached == 5  # what was geocoded is kept, on providers and in the cache
+
+    finished = run(engine, practice, fake, geocode_options=opts)
+    assert finished.complete and len(load_providers(engine, practice)) == 12
+    assert sum(fake.census.batches) == 12  # the first five were not sent again
+
+
+def test_stop_during_queries_records_nothing(engine, practice, fake):
+    fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=1)
+    fake.npi.latency = 0.05
+    result = run(engine, practice, fake, should_stop=lambda: True)
+    assert result.stopped and not result.complete
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.provider)).scalar() == 0
+
+
+def test_concurrency_is_bounded_at_four(engine, practice, fake):
+    fake.npi.latency = 0.05
+    run(engine, practice, fake, radius=3.0, max_workers=16)
+    assert fake.npi.max_in_flight == 4
