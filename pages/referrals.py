@@ -60,6 +60,7 @@ with tab_log:
     statuses = f4.multiselect(
         "Status", refs.STATUSES, format_func=lambda s: refs.STATUS_LABELS[s], key="ref_f_status"
     )
+    ed.consume_pending_delta(state, today)
     start, end = ed.period_bounds(period, today, custom)
     view = ed.filtered_view(state, start, end, directions, partner, statuses)
     frame = ed.editor_frame(state, view)
