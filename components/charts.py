@@ -67,9 +67,10 @@ def _figure(
         "height": height or (620 if big else 420),
         "margin": {"l": 60, "r": 30, "t": 80 if big else 60, "b": 50},
         "plot_bgcolor": "white",
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
+        # Below the plot: above it, a legend collides with the title in a half-width column.
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0, "xanchor": "left"},
         "xaxis": {**_AXIS, **(xaxis or {})},
-        "yaxis": {**_AXIS, "rangemode": "tozero", **(yaxis or {})},
+        "yaxis": {**_AXIS, "rangemode": "tozero", "automargin": True, **(yaxis or {})},
     }
     base.update(layout)
     return go.Figure(data=traces, layout=base)
@@ -174,7 +175,7 @@ def growth_chart(
         yaxis={"title": {"text": "Partners"}, "range": [0, ymax * 1.1]},
         shapes=shapes, annotations=notes,
         margin={"l": 60, "r": 30, "t": 150 if big else 110, "b": 50},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.14, "x": 0, "xanchor": "left"},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0, "xanchor": "left"},
     )  # fmt: skip
 
 
@@ -211,6 +212,7 @@ def referrals_by_month_chart(frame: pd.DataFrame, big: bool = False) -> go.Figur
         traces, title, big,
         height=760 if big else 540,
         barmode="stack",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0, "xanchor": "left"},
         xaxis={"anchor": "y", "matches": "x2", "showticklabels": False},
         yaxis={"domain": [0.56, 1.0], "title": {"text": "Received"}},
         xaxis2={**_AXIS, "anchor": "y2", "dtick": "M1", "tickformat": "%b %Y"},
@@ -275,7 +277,7 @@ def _trend_text(trend: int) -> str:
 
 def top_partners_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     """Partners by referrals over 12 months; the label gives the last 6 vs the 6 before."""
-    title = "Top partners by referrals, last 12 months (▲▼: last 6 months vs the 6 before)"
+    title = "Top partners by referrals, last 12 months"
     if frame.empty:
         return _empty(title, big, "No referrals in the last 12 months")
     f = frame.iloc[::-1]
@@ -286,8 +288,9 @@ def top_partners_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     traces = [
         go.Bar(y=names, x=f["previous_6_months"].tolist(), orientation="h",
                name="Months 7–12 ago", marker_color="#CBD5E1"),
-        go.Bar(y=names, x=f["last_6_months"].tolist(), orientation="h", name="Last 6 months",
-               marker_color="#2563EB", text=labels, textposition="outside", cliponaxis=False),
+        go.Bar(y=names, x=f["last_6_months"].tolist(), orientation="h",
+               name="Last 6 months (▲▼: vs the 6 before)", marker_color="#2563EB",
+               text=labels, textposition="outside", cliponaxis=False),
     ]  # fmt: skip
     return _figure(
         traces, title, big,
@@ -317,7 +320,7 @@ def leakage_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
             y=names, x=f["lost"].tolist(), mode="text", textposition="middle right",
             text=[f"  {r:.0%} of {n} lost"
                   for r, n in zip(f["leakage_rate"], f["received"], strict=True)],
-            showlegend=False, hoverinfo="skip",
+            showlegend=False, hoverinfo="skip", cliponaxis=False,
         )
     )  # fmt: skip
     return _figure(

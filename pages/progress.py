@@ -130,7 +130,11 @@ charts = view["charts"]
 scope_name = _scope_label(scope)
 
 
-def _kpi_tiles(big: bool) -> None:
+def _kpi_tiles() -> None:
+    st.caption(
+        "Change against 30 days earlier; for counts over 30 days, against the 30 days before. "
+        "Visits are outreach visits (visits and lunches)."
+    )
     cols = st.columns(len(view["kpis"]))
     for col, k in zip(cols, view["kpis"], strict=True):
         col.metric(
@@ -138,14 +142,13 @@ def _kpi_tiles(big: bool) -> None:
             k.value,
             delta=f"{k.delta:+d}",
             delta_color="normal" if k.delta else "off",
-            delta_description="vs 30 days earlier",
             border=True,
         )
 
 
 def _roi_panel() -> None:
     roi = view["roi"]
-    left, right = st.columns([1, 1])
+    left, right = st.columns([3, 2])
     with left:
         st.subheader("Return on referrals")
         a, b, c = st.columns(3)
@@ -209,7 +212,7 @@ if meeting:
     nav[2].button("Next ▶", key="progress_next", on_click=_go, args=(1,), width="stretch")
     title, chart = slides[slide]
     if chart is None and slide == 0:
-        _kpi_tiles(big=True)
+        _kpi_tiles()
         if view["locations"] is not None:
             st.dataframe(view["locations"], hide_index=True, width="stretch")
     elif chart is None:
@@ -219,7 +222,7 @@ if meeting:
     st.stop()
 
 st.markdown(f"#### {view['headline']}")
-_kpi_tiles(big=False)
+_kpi_tiles()
 if view["locations"] is not None:
     st.subheader("Locations")
     st.dataframe(view["locations"], hide_index=True, width="stretch")

@@ -447,12 +447,12 @@ def kpis(data: ProgressData, today: date) -> list[Kpi]:
         return _count_in(df, col, *cur), _count_in(df, col, *prev)
 
     return [
-        Kpi("active", "Active partnerships", now["active"], then["active"]),
+        Kpi("active", "Active partners", now["active"], then["active"]),
         Kpi("connections", "Connections", now["connections"], then["connections"]),
-        Kpi("targets", "On the target list", now["targets"], then["targets"]),
-        Kpi("received", "Referrals received (30 days)", *both(received, "referral_date")),
-        Kpi("sent", "Referrals sent (30 days)", *both(sent, "referral_date")),
-        Kpi("visits", "Outreach visits (30 days)", *both(visits, "activity_date")),
+        Kpi("targets", "Target list", now["targets"], then["targets"]),
+        Kpi("received", "Received, 30 days", *both(received, "referral_date")),
+        Kpi("sent", "Sent, 30 days", *both(sent, "referral_date")),
+        Kpi("visits", "Visits, 30 days", *both(visits, "activity_date")),
     ]
 
 
