@@ -71,16 +71,22 @@ def _db_table(engine: Engine, practice_id: int) -> pd.DataFrame:
     return df
 
 
-def get_state(engine: Engine, practice_id: int) -> LogState:
+def get_state(engine: Engine, practice_id: int, today: date) -> LogState:
     """The practice's working table, refreshed from the database when another session (or
-    another page) changed the log; unsaved edits in this session are kept on top."""
+    another page) changed the log; unsaved edits in this session are kept on top.
+
+    A pending editor delta is applied *before* the refresh, as on_change would have been: an
+    edit made on a stale row keeps the version it was made on, so saving it over another
+    session's change is a conflict, never a silent overwrite."""
     key = f"reflog:{practice_id}"
     state: LogState | None = st.session_state.get(key)
     fp = _fingerprint(engine, practice_id)
     if state is None:
         state = LogState(practice_id, _db_table(engine, practice_id), fp)
         st.session_state[key] = state
-    elif state.fingerprint != fp:
+        return state
+    consume_pending_delta(state, today)
+    if state.fingerprint != fp:
         refresh(state, engine)
     return state
 

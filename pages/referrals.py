@@ -30,7 +30,7 @@ st.caption(
     "patients would need HIPAA safeguards this tool does not have. Keep notes free of names."
 )
 
-state = ed.get_state(engine, practice.id)
+state = ed.get_state(engine, practice.id, today)
 state_key = f"reflog:{practice.id}"
 directory = refs.referrer_directory(engine, practice.id, practice.is_demo)
 labels: dict[str, str] = dict(zip(directory["key"], directory["label"], strict=True))
@@ -60,7 +60,6 @@ with tab_log:
     statuses = f4.multiselect(
         "Status", refs.STATUSES, format_func=lambda s: refs.STATUS_LABELS[s], key="ref_f_status"
     )
-    ed.consume_pending_delta(state, today)
     start, end = ed.period_bounds(period, today, custom)
     view = ed.filtered_view(state, start, end, directions, partner, statuses)
     frame = ed.editor_frame(state, view)
