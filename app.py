@@ -62,6 +62,7 @@ pages = [
     st.Page("pages/targets.py", title="Targets", icon=":material/checklist:"),
     st.Page("pages/referrals.py", title="Referral log", icon=":material/swap_horiz:"),
     st.Page("pages/progress.py", title="Progress", icon=":material/trending_up:"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 nav = st.navigation(pages)
 

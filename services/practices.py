@@ -30,6 +30,8 @@ class Practice:
     revenue_per_visit: float | None
     is_demo: bool
     npi: str | None = None
+    geocode_source: str | None = None
+    geocode_precision: str | None = None
 
     @property
     def located(self) -> bool:
@@ -48,6 +50,7 @@ def _from_row(row: sa.Row) -> Practice:
         zip=m["zip"], lat=m["lat"], lon=m["lon"], playbook_start=m["playbook_start"],
         default_radius_mi=float(m["default_radius_mi"] or 5.0),
         revenue_per_visit=m["revenue_per_visit"], is_demo=bool(m["is_demo"]), npi=m["npi"],
+        geocode_source=m["geocode_source"], geocode_precision=m["geocode_precision"],
     )  # fmt: skip
 
 
