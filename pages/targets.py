@@ -1,14 +1,15 @@
-"""Targets: the practice's list of providers it is working on. Issue 4 grows it into the
-pipeline; for now it lists the targets and removes them."""
+"""Targets: the liaison's daily tool. The pipeline by stage, each partner's editor and timeline,
+activities and follow-ups, the week against the playbook, letters, a visit route, exports."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
+from components import pipeline as ui
 from components.session import current_practice, get_engine
-from services.partners import list_partners, remove_partner
-from services.playbook import STAGE_LABELS
-from services.specialties import group_label
+from services import outreach, partners
 
 practice = current_practice()
 st.title("Targets")
@@ -16,49 +17,85 @@ if practice is None:
     st.info("Pick a practice in the sidebar.")
     st.stop()
 engine = get_engine()
+today = date.today()
 
-partners = list_partners(engine, practice.id)
-if partners.empty:
-    st.info(
-        "No targets yet. Click a provider on the **Provider map** and press **Add to targets**."
+everyone = partners.list_partners(engine, practice.id, today)
+acts = outreach.activities_frame(engine, practice.id)
+staff_default = next((o for o in everyone["owner"].dropna() if o), "")
+ui.show_flash()
+
+tab_pipe, tab_acts, tab_week, tab_letters, tab_route = st.tabs(
+    ["Pipeline", "Activities", "This week", "Letters", "Visit planner"]
+)
+
+with tab_pipe:
+    if everyone.empty:
+        st.info(
+            "No targets yet. Click a provider on the **Provider map** and press **Add to targets**."
+        )
+    else:
+        ui.stage_metrics(partners.stage_counts(everyone))
+        groups, owners, stages = ui.pipeline_filters(everyone)
+        shown = partners.filter_partners(everyone, groups, owners, stages)
+        view = ui.pipeline_view(shown)
+        st.caption(
+            f"{len(shown)} of {len(everyone)} partners, grouped by stage. **Active** comes from "
+            "the referral log (a referral in the last 90 days). Select rows to move or remove "
+            "them; select one to open it below."
+        )
+        chosen = ui.pipeline_table(view)
+        ui.bulk_actions(engine, practice, chosen)
+        ui.csv_download(
+            "Download target list (CSV)",
+            ui.targets_export(shown),
+            f"targets-{today.isoformat()}.csv",
+            "targets_csv",
+        )
+        st.divider()
+        pid = ui.partner_picker(shown)
+        if pid is not None:
+            row = everyone.set_index("partner_id").loc[pid].copy()
+            row["partner_id"] = pid
+            left, right = st.columns([3, 2], gap="large")
+            with left:
+                ui.partner_editor(engine, practice, row, today)
+                st.markdown("##### Log an activity with this partner")
+                ui.activity_form(
+                    engine, practice, f"p{pid}", {}, fixed_partner=pid,
+                    default_staff=row["owner"] or staff_default,
+                )  # fmt: skip
+            with right:
+                st.markdown("##### Timeline")
+                ui.timeline_view(outreach.timeline(engine, practice.id, pid))
+
+with tab_acts:
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("##### Overdue follow-ups")
+        ui.follow_up_table(outreach.overdue(acts, today), "overdue_table", "Nothing overdue.")
+    with c2:
+        st.markdown("##### Due this week")
+        ui.follow_up_table(
+            outreach.due_this_week(acts, today), "due_table", "Nothing else due this week."
+        )
+    st.markdown("##### Log an activity")
+    ui.activity_form(
+        engine, practice, "any", ui.partner_labels(everyone), default_staff=staff_default
     )
-    st.stop()
+    st.markdown("##### Activity log")
+    ui.activity_log(acts)
+    ui.csv_download(
+        "Download activities (CSV)",
+        outreach.activities_export(acts),
+        f"activities-{today.isoformat()}.csv",
+        "activities_csv",
+    )
 
-counts = partners["stage"].value_counts()
-cols = st.columns(len(STAGE_LABELS))
-for col, (stage, label) in zip(cols, STAGE_LABELS.items(), strict=True):
-    col.metric(label, int(counts.get(stage, 0)))
+with tab_week:
+    ui.week_panel(acts, outreach.weekly_checklist(engine, practice, today, acts), today)
 
-view = partners.assign(
-    name=partners["name"] + partners["credential"].fillna("").map(lambda c: f", {c}" if c else ""),
-    group=partners["specialty_group"].map(group_label),
-    stage=partners["stage"].map(lambda s: STAGE_LABELS.get(s, s)),
-    added=partners["added_at"].map(lambda d: d.date() if hasattr(d, "date") else d),
-)[["partner_id", "npi", "name", "group", "stage", "owner", "city", "phone", "added"]]
+with tab_letters:
+    ui.letters_panel(engine, practice, everyone, today, staff_default)
 
-selection = st.dataframe(
-    view,
-    hide_index=True,
-    on_select="rerun",
-    selection_mode="multi-row",
-    key="targets_table",
-    column_config={"partner_id": None, "npi": st.column_config.TextColumn("NPI")},
-)
-chosen = [int(view.iloc[i]["partner_id"]) for i in selection.selection.rows if i < len(view)]
-
-
-def _remove(ids: list[int]) -> None:
-    removed = sum(remove_partner(engine, practice.id, pid) for pid in ids)
-    st.session_state["targets_flash"] = f"Removed {removed} from the list."
-
-
-if msg := st.session_state.pop("targets_flash", None):
-    st.success(msg)
-st.button(
-    f"Remove {len(chosen)} selected" if chosen else "Remove selected",
-    disabled=not chosen,
-    on_click=_remove,
-    args=(chosen,),
-    key="remove_selected",
-    help="Referrals already logged with these providers stay in the referral log.",
-)
+with tab_route:
+    ui.planner_panel(practice, everyone)

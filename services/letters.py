@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from services import db
 from services.activities import log_activity
+from services.specialties import GROUPS_BY_KEY, NUCC_TEXT, normalize_code
 
 PLACEHOLDERS: dict[str, str] = {
     "practice": "your practice's name",
@@ -134,6 +135,15 @@ def check_template(template: str) -> None:
             f"template: unknown placeholder{'s' if len(unknown) > 1 else ''} {names}; "
             "the placeholders are " + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
         )
+
+
+def specialty_for_letter(code: str | None, group: str | None) -> str:
+    """The specialty as a letter says it ("your Sports Medicine practice"): the most specific
+    NUCC text we know, else the specialty group, else empty (reported as missing)."""
+    text = NUCC_TEXT.get(normalize_code(code))
+    if text:
+        return text[1] or text[0]
+    return GROUPS_BY_KEY[group].label if group in GROUPS_BY_KEY else ""
 
 
 def format_date(day: date) -> str:

@@ -138,6 +138,8 @@ def update_partner(
     """
     when = when or db.utcnow()
     values: dict[str, object] = {}
+    if when.date() > date.today():
+        raise PartnerError(f"date: {when.date().isoformat()} is in the future")
     if stage is not None and stage not in playbook.STAGES:
         raise PartnerError(f"stage: '{stage}' is not one of {', '.join(playbook.STAGES)}")
     if owner is not _UNSET:
