@@ -32,6 +32,7 @@ from services.specialties import GROUPS, group_color
 
 METERS_PER_MILE = 1609.344
 TARGET_STROKE = "#111111"
+NEW_STROKE = "#D97706"  # amber ring: new since the previous registry search
 #: st_folium's return keys we use: the clicked feature and a click counter (a repeat click on
 #: the same marker changes only the counter). Pan and zoom are not listed, so they do not rerun
 #: the app.
@@ -91,11 +92,14 @@ def _escaped(near: pd.DataFrame, column: str) -> list[str]:
 def provider_features(near: pd.DataFrame) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the providers, with escaped tooltip/popup HTML and a
     per-feature style: the group's colour fills the dot; targets get a dark ring and a larger
-    dot; approximate (ZIP-centroid) locations get a dashed outline."""
+    dot; approximate (ZIP-centroid) locations get a dashed outline; providers new since the
+    previous registry search (a `new_since` column holding that date as text) get an amber
+    ring and say so in the tooltip."""
     esc = {c: _escaped(near, c) for c in (
         "display_name", "specialty", "group_label", "address", "city", "state", "zip", "phone",
         "npi", "stage",
     )}  # fmt: skip
+    new_since = _escaped(near, "new_since") if "new_since" in near.columns else [""] * len(near)
     features = []
     for i, row in enumerate(
         near[
@@ -122,6 +126,8 @@ def provider_features(near: pd.DataFrame) -> dict[str, Any]:
         }
         if approx:
             style["dashArray"] = "3 3"
+        if new_since[i] and not on_list:
+            style.update(color=NEW_STROKE, weight=3, radius=8)
         name, specialty = esc["display_name"][i], esc["specialty"][i]
         distance = f"{row.distance_mi:.1f} mi"
         tip = f"<b>{name}</b><br>{specialty}<br>{distance}"
@@ -129,6 +135,8 @@ def provider_features(near: pd.DataFrame) -> dict[str, Any]:
             tip += " · approximate location"
         if on_list:
             tip += f"<br><b>On your list</b> ({esc['stage'][i]})"
+        if new_since[i]:
+            tip += f"<br><b>New since {new_since[i]}</b>"
         score = "not scored" if pd.isna(row.score) else f"{row.score:.0f}/100"
         where = ", ".join(p for p in (esc["address"][i], esc["city"][i]) if p)
         state_zip = " ".join(p for p in (esc["state"][i], esc["zip"][i]) if p)
@@ -236,6 +244,9 @@ class _Legend(MacroElement):
             "on your list</div>"
             '<div><span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
             'border:1px dashed #555;margin-right:5px"></span>approximate location</div>'
+            '<div><span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
+            f'border:3px solid {NEW_STROKE};margin-right:4px;vertical-align:-3px"></span>'
+            "new since last search</div>"
             "</details>"
         )
 

@@ -7,7 +7,14 @@ from streamlit_folium import st_folium
 
 from components.provider_card import provider_card
 from components.provider_map import RETURNED_OBJECTS, build_map, clicked_npi
-from components.session import current_practice, get_engine, provider_universe
+from components.session import (
+    bump_provider_revision,
+    current_practice,
+    get_engine,
+    provider_universe,
+)
+from components.text import md_escape
+from services import area_search
 from services.geo import RADIUS_MAX_MI, RADIUS_MIN_MI, clamp_radius, radius_error
 from services.partners import PartnerError, add_targets
 from services.providers import partner_status, providers_near
@@ -63,10 +70,86 @@ c2.multiselect(
     placeholder="Choose specialty groups",
 )
 
+# Live data (real practices): search the NPI Registry around the practice, or refresh it.
+# The search runs only when asked; offline, the page keeps showing what is saved.
+if not practice.is_demo:
+
+    def _ask(kind: str) -> None:
+        st.session_state["live_run"] = kind
+
+    if st.session_state.pop("live_running", None):  # the last run never finished: stopped
+        st.info(
+            "The search was stopped. Providers already geocoded are kept; search again to "
+            "finish the rest."
+        )
+    kind, message = st.session_state.pop("live_flash", (None, None))
+    if kind:
+        getattr(st, kind)(message)
+    last = next(iter(area_search.pulls(engine, practice.id, 1)), None)
+    covered = last is not None and last.covers(practice.lat, practice.lon, radius, groups)
+    with st.container(border=True, key="live_search"):
+        c1, c2 = st.columns([3, 1], vertical_alignment="center")
+        if last is None:
+            c1.markdown("**No NPI Registry search yet** for this practice.")
+        else:
+            c1.markdown(
+                f"**Last NPI Registry search:** {last.pulled_at:%Y-%m-%d %H:%M} UTC · "
+                f"{last.found} providers within {float(last.params.get('radius_mi', 0)):g} mi"
+                f" · {last.new} new"
+            )
+            if not covered:
+                c1.caption("It did not cover this radius or these specialty groups.")
+        run_kind = st.session_state.pop("live_run", None)
+        if run_kind is None:
+            if covered:
+                c2.button("Refresh", key="live_refresh", on_click=_ask, args=("refresh",),
+                          help="Query the registry again and mark who is new.")  # fmt: skip
+            else:
+                c2.button("Search the NPI Registry", key="live_search_btn", type="primary",
+                          on_click=_ask, args=("search",), disabled=not groups)  # fmt: skip
+        else:
+            c2.button("Stop search", key="live_stop")  # any click reruns and stops the run
+            bar = st.progress(0.0, text="Searching the NPI Registry…")
+            labels = {"registry": "Querying the NPI Registry", "geocode:cache": "Geocoding",
+                      "geocode:census": "Geocoding (US Census)",
+                      "geocode:nominatim": "Geocoding (Nominatim, 1 per second)",
+                      "geocode:zip": "Geocoding"}  # fmt: skip
+
+            def _progress(done: int, total: int, stage: str) -> None:
+                label = labels.get(stage, "Working")
+                bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done} of {total}")
+
+            st.session_state["live_running"] = True
+            result = area_search.run_area_search(
+                engine, practice, radius, groups, refresh=run_kind == "refresh",
+                progress=_progress,
+            )  # fmt: skip
+            st.session_state.pop("live_running", None)
+            bump_provider_revision()
+            notes = " ".join(md_escape(m) for m in result.messages)
+            if result.offline:
+                st.session_state["live_flash"] = (
+                    "warning",
+                    f"{md_escape(result.offline)} Showing the providers already saved; press "
+                    "the button to try again.",
+                )
+            elif result.complete:
+                text = f"Found {result.found} providers within {radius:g} mi"
+                text += f", {result.new} new." if last is not None else "."
+                st.session_state["live_flash"] = ("success", f"{text} {notes}".strip())
+            else:
+                st.session_state["live_flash"] = ("info", notes or "The search did not finish.")
+            st.rerun()
+
 providers = provider_universe(practice)
 partners = partner_status(engine, practice.id)
 near = providers_near(providers, partners, practice.lat, practice.lon, radius, groups)
 known = set(near["npi"])
+if not practice.is_demo:
+    new_npis, since = area_search.new_since_previous(engine, practice.id)
+    near["new_since"] = [
+        f"{since:%Y-%m-%d}" if since is not None and n in new_npis else "" for n in near["npi"]
+    ]
 
 
 def _add(npis: list[str]) -> None:
@@ -124,9 +207,12 @@ with card_col:
 
 st.subheader("Providers in the radius, best first")
 TABLE_COLUMNS = ["npi", "display_name", "group_label", "specialty", "distance_mi", "score"]
-table = near[[*TABLE_COLUMNS, "stage", "city", "phone"]].rename(
+extra = ["new_since"] if "new_since" in near.columns else []
+table = near[[*TABLE_COLUMNS, "stage", *extra, "city", "phone"]].rename(
     columns={"display_name": "name", "group_label": "group"}
 )
+if extra:
+    table["new_since"] = ["new since " + d if d else "" for d in table["new_since"]]
 selection = st.dataframe(
     table,
     hide_index=True,
@@ -143,6 +229,7 @@ selection = st.dataframe(
             "Score", min_value=0, max_value=100, format="%.0f"
         ),
         "stage": st.column_config.TextColumn("On list"),
+        "new_since": st.column_config.TextColumn("New"),
         "city": "City",
         "phone": "Phone",
     },

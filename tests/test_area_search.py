@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
@@ -203,3 +204,94 @@ def test_concurrency_is_bounded_at_four(engine, practice, fake):
     fake.npi.latency = 0.05
     run(engine, practice, fake, radius=3.0, max_workers=16)
     assert fake.npi.max_in_flight == 4
+
+
+# --- the map page's live search (AppTest) ---------------------------------------------------
+
+
+@pytest.fixture
+def live_env(fake, monkeypatch):
+    for key, value in fake.env().items():
+        monkeypatch.setenv(key, value)
+    return fake
+
+
+def _open_real_practice(app_test):
+    from components.session import get_engine
+
+    at = app_test()
+    p = create_practice(
+        get_engine(),
+        PracticeInput(name="Live PT", zip="80206", lat=HOME.lat, lon=HOME.lon,
+                      default_radius_mi=2.0, geocode_source="manual"),
+    )  # fmt: skip
+    at.session_state["map_groups"] = ["ortho"]
+    at.run()  # real practices come first in the picker: this one is current
+    assert at.session_state["practice_id"] == p.id
+    assert not at.exception, at.exception
+    return at, p
+
+
+def _settled(fake, quiet: float = 2.5) -> int:
+    """The registry's request count once no request came for `quiet` seconds."""
+    count, since = len(fake.npi.requests), time.monotonic()
+    while time.monotonic() - since < quiet:
+        time.sleep(0.1)
+        if len(fake.npi.requests) != count:
+            count, since = len(fake.npi.requests), time.monotonic()
+    return count
+
+
+def _map_json(at) -> str:
+    return at.get("component_instance")[0].proto.json_args
+
+
+def test_map_page_searches_refreshes_and_marks_new_providers(app_test, live_env):
+    fake = live_env
+    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    fake.npi.results = synthetic_area(zips[:2], ["207X00000X"], per_pair=2)
+    at, _ = _open_real_practice(app_test)
+    assert any("No NPI Registry search yet" in m.value for m in at.markdown)
+    assert len(at.dataframe[0].value) == 0
+    at.button(key="live_search_btn").click().run()
+    assert not at.exception, at.exception
+    [ok] = at.success
+    assert ok.value.startswith("Found ") and "within 2 mi" in ok.value
+    found = int(ok.value.split()[1])
+    assert len(at.dataframe[0].value) == found >= 3  # the dots inside 2 miles
+    assert "new_since" in at.dataframe[0].value.columns
+    assert set(at.dataframe[0].value["new_since"]) == {""}  # nothing is "new" on a first search
+    sent = len(fake.npi.requests)
+    at.run()  # a rerun does not query again
+    assert len(fake.npi.requests) == sent
+
+    # a new provider appears; Refresh queries again and marks it, on the map and in the table
+    fake.npi.results.append(provider_result("1740112234", last="NEWCOMER", postal_code="802060001"))
+    at.button(key="live_refresh").click().run()
+    assert not at.exception, at.exception
+    assert len(fake.npi.requests) > sent
+    table = at.dataframe[0].value
+    marked = table[table["new_since"] != ""]
+    assert list(marked["npi"]) == ["1740112234"]
+    assert marked.iloc[0]["new_since"].startswith("new since 20")
+    assert "New since 20" in _map_json(at) and "#D97706" in _map_json(at)
+
+
+def test_map_page_offline_says_so_once_and_keeps_the_saved_providers(app_test, live_env):
+    fake = live_env
+    fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=3)
+    at, _ = _open_real_practice(app_test)
+    at.button(key="live_search_btn").click().run()
+    shown = len(at.dataframe[0].value)
+    assert shown == 3
+    fake.npi.mode = "status500"
+    at.button(key="live_refresh").click().run()
+    assert not at.exception, at.exception
+    [warning] = at.warning
+    assert "HTTP 500" in warning.value and "Showing the providers already saved" in warning.value
+    assert len(at.dataframe[0].value) == shown
+    requests_after = _settled(fake)  # queries already in flight may finish their retries
+    at.run()
+    assert len(at.warning) == 0
+    time.sleep(1.0)
+    assert len(fake.npi.requests) == requests_after  # nothing is retried unless asked
