@@ -88,12 +88,11 @@ class GeocodeReport:
     by_source: dict[str, int] = field(default_factory=dict)
 
 
-_SPACES = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s#-]")
 
 
 def _norm(value: str | None) -> str:
-    return _SPACES.sub(" ", _PUNCT.sub(" ", (value or "").upper())).strip()
+    return " ".join(_PUNCT.sub(" ", value.upper()).split()) if value else ""
 
 
 def address_key(
