@@ -355,14 +355,19 @@ def column_config(
             "Check", disabled=True, help="Problems found when saving, or 'unsaved'"
         ),
         "referral_date": cc.DateColumn(
-            "Date", required=True, min_value=refs.EARLIEST, max_value=today, format="YYYY-MM-DD"
+            "Date",
+            required=True,
+            default=today,
+            min_value=refs.EARLIEST,
+            max_value=today,
+            format="YYYY-MM-DD",
         ),
         "partner_npi": cc.SelectboxColumn(
             "Partner",
             options=list(partner_labels),
             format_func=lambda k: partner_labels.get(k, k),
             required=True,
-            width="large",
+            width="medium",
             help="Who referred the patient to us, or whom we referred to. Type to search. "
             "Not in the list? Add them under 'Add a referrer'.",
         ),
