@@ -53,9 +53,10 @@ def display_name(row: pd.Series) -> str:
 
 
 def partner_labels(df: pd.DataFrame) -> dict[int, str]:
-    """partner id → "Name, MD · Stage" for pickers."""
+    """partner id → "Name, MD · Specialty group" for pickers. Nothing that changes (the stage)
+    goes in a label: a keyed picker keeps showing the label it had when the value was set."""
     return {
-        int(r["partner_id"]): f"{display_name(r)} · {playbook.STAGE_LABELS.get(r['stage'], '')}"
+        int(r["partner_id"]): f"{display_name(r)} · {group_label(r['specialty_group'])}"
         for _, r in df.iterrows()
     }
 
@@ -515,14 +516,14 @@ def week_panel(acts: pd.DataFrame, checklist: list[outreach.ChecklistItem], toda
             sort=False,
         )
     st.markdown("##### The playbook's weekly steps")
-    for item in checklist:
-        st.checkbox(
-            item.label,
-            value=item.done,
-            disabled=True,
-            key=f"check:{item.key}:{int(item.done)}:{item.value}",
-            help=item.detail or None,
-        )
+    with st.container(border=True, key="weekly_checklist"):
+        for item in checklist:
+            icon = (
+                ":green[:material/check_circle:]"
+                if item.done
+                else ":orange[:material/radio_button_unchecked:]"
+            )
+            st.markdown(f"{icon} {item.label}", help=item.detail or None)
 
 
 # --- letters --------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ with tab_pipe:
             "targets_csv",
         )
         st.divider()
-        pid = ui.partner_picker(shown)
+        pid = ui.partner_picker(shown.set_index("partner_id").loc[view["partner_id"]].reset_index())
         if pid is not None:
             row = everyone.set_index("partner_id").loc[pid].copy()
             row["partner_id"] = pid

@@ -134,7 +134,8 @@ def test_a_completed_activity_dated_in_the_future_is_refused_with_a_message(app_
     with get_engine().connect() as conn:
         act = conn.execute(sa.select(db.activity).order_by(db.activity.c.id.desc())).first()
     assert (act.kind, act.partner_id) == ("event", None)
-    assert [c.value for c in at.checkbox if c.label.startswith("Networking")] == [True]
+    [networking] = [m.value for m in at.markdown if "Networking activity this month" in m.value]
+    assert "check_circle" in networking and networking.endswith("1/1")
 
 
 def test_a_stale_editor_does_not_overwrite_another_sessions_change(app_test):
