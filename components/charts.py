@@ -64,7 +64,7 @@ def _figure(
     base = {
         "title": {"text": title, "x": 0, "xanchor": "left"},
         "font": {"size": 20 if big else 13},
-        "height": height or (620 if big else 420),
+        "height": height or (580 if big else 420),
         "margin": {"l": 60, "r": 30, "t": 80 if big else 60, "b": 50},
         "plot_bgcolor": "white",
         # Below the plot: above it, a legend collides with the title in a half-width column.
@@ -170,12 +170,12 @@ def growth_chart(
         title += f" — all {locations} locations"
     return _figure(
         traces, title, big,
-        height=700 if big else 500,
+        height=640 if big else 500,
         xaxis={"title": {"text": "Weeks from playbook start"}, "range": [0, 53], "dtick": 4},
         yaxis={"title": {"text": "Partners"}, "range": [0, ymax * 1.1]},
         shapes=shapes, annotations=notes,
         margin={"l": 60, "r": 30, "t": 150 if big else 110, "b": 50},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0, "xanchor": "left"},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.26 if big else -0.2, "x": 0},
     )  # fmt: skip
 
 
@@ -210,7 +210,7 @@ def referrals_by_month_chart(frame: pd.DataFrame, big: bool = False) -> go.Figur
     size = 18 if big else 13
     return _figure(
         traces, title, big,
-        height=760 if big else 540,
+        height=640 if big else 540,
         barmode="stack",
         legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0, "xanchor": "left"},
         xaxis={"anchor": "y", "matches": "x2", "showticklabels": False},
@@ -294,7 +294,7 @@ def top_partners_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     ]  # fmt: skip
     return _figure(
         traces, title, big,
-        height=max(620 if big else 420, 120 + (48 if big else 32) * len(f)),
+        height=max(580 if big else 420, 120 + (44 if big else 32) * len(f)),
         barmode="stack",
         xaxis={"title": {"text": "Referrals (received and sent)"},
                "range": [0, float(f["referrals"].max()) * 1.25 + 1]},
@@ -325,7 +325,7 @@ def leakage_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     )  # fmt: skip
     return _figure(
         traces, title, big,
-        height=max(620 if big else 420, 120 + (48 if big else 32) * len(f)),
+        height=max(580 if big else 420, 120 + (44 if big else 32) * len(f)),
         barmode="stack",
         xaxis={"title": {"text": "Lost referrals"}, "dtick": 1 if f["lost"].max() <= 10 else None,
                "range": [0, float(f["lost"].max()) * 1.4 + 0.5]},

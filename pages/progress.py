@@ -92,15 +92,14 @@ start_for_scope = (
 if "progress_range" not in st.session_state:
     st.session_state["progress_range"] = _default_range(start_for_scope, today)
 
-meeting = st.toggle(
+controls = st.columns([3, 3, 2], vertical_alignment="bottom")
+meeting = controls[2].toggle(
     "Staff-meeting mode",
     value=st.session_state["progress_meeting"],
     key="_w_progress_meeting",
     help="A projector view: large type, one full-width chart at a time, nothing to edit.",
 )
 st.session_state["progress_meeting"] = meeting
-
-controls = st.columns([2, 2, 3] if not meeting else [3, 3, 2])
 scope = controls[0].selectbox(
     "Location",
     scope_options,
