@@ -25,8 +25,8 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components.text import md_escape
+from services import db, outreach, partners, playbook, routes
 from services import letters as letters_svc
-from services import outreach, partners, playbook, routes
 from services.activities import KIND_LABELS, KINDS, ActivityError, log_activity
 from services.exports import to_csv_bytes
 from services.practices import Practice
@@ -286,7 +286,8 @@ def partner_editor(engine: Engine, practice: Practice, row: pd.Series, today: da
     def save() -> None:
         day = st.session_state[k["day"]]
         stage = st.session_state[k["stage"]]
-        when = datetime.now() if day == date.today() else datetime.combine(day, time(12))
+        # stored in UTC like every other stage change; a past day is recorded at noon
+        when = db.utcnow() if day == date.today() else datetime.combine(day, time(12))
         try:
             moved = partners.update_partner(
                 engine,
@@ -475,8 +476,17 @@ def csv_download(label: str, frame: pd.DataFrame, file_name: str, key: str) -> N
 
 
 def targets_export(df: pd.DataFrame) -> pd.DataFrame:
-    view = pipeline_view(df)
-    return view.drop(columns=["partner_id"]).rename(columns=lambda c: c.replace("_", " ").title())
+    view = pipeline_view(df).drop(columns=["partner_id"])
+    view["active"] = view["active"].map(lambda a: "yes" if a else "")
+    return view.rename(columns=EXPORT_HEADERS)
+
+
+EXPORT_HEADERS = {
+    "npi": "NPI", "stage": "Stage", "name": "Name", "group": "Specialty group",
+    "active": "Active", "priority": "Priority", "owner": "Owner",
+    "last_referral": "Last referral", "city": "City", "phone": "Phone", "added": "Added",
+    "notes": "Notes",
+}  # fmt: skip
 
 
 # --- this week ------------------------------------------------------------------------------

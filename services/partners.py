@@ -138,7 +138,8 @@ def update_partner(
     """
     when = when or db.utcnow()
     values: dict[str, object] = {}
-    if when.date() > date.today():
+    # Times are stored in UTC (as add_targets does), so "today" is whichever is later.
+    if when.date() > max(date.today(), db.utcnow().date()):
         raise PartnerError(f"date: {when.date().isoformat()} is in the future")
     if stage is not None and stage not in playbook.STAGES:
         raise PartnerError(f"stage: '{stage}' is not one of {', '.join(playbook.STAGES)}")

@@ -240,3 +240,22 @@ def test_exports_are_offered_for_targets_and_activities(app_test):
     at = _open(app_test)
     labels = {d.proto.label for d in at.get("download_button")}
     assert {"Download target list (CSV)", "Download activities (CSV)"} <= labels
+
+
+def test_target_list_export_neutralises_spreadsheet_formulas(demo_engine):
+    from components.pipeline import targets_export
+    from services.exports import to_csv_bytes
+    from tests.conftest import TODAY
+
+    with demo_engine.connect() as conn:
+        practice_id = conn.execute(sa.select(db.practice.c.id)).scalar()
+    df = partners.list_partners(demo_engine, practice_id, TODAY)
+    pid = int(df["partner_id"].iloc[0])
+    partners.update_partner(demo_engine, practice_id, pid, owner="=cmd|' /C calc'!A0",
+                            notes='+HYPERLINK("http://evil")')  # fmt: skip
+    df = partners.list_partners(demo_engine, practice_id, TODAY)
+    text = to_csv_bytes(targets_export(df)).decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("NPI,Stage,Name,Specialty group,Active,Priority,Owner")
+    assert "'=cmd|" in text and "'+HYPERLINK" in text
+    assert ",=cmd" not in text and ",+HYPERLINK" not in text
+    assert len(text.splitlines()) == 27  # header + every partner

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -203,3 +203,11 @@ def test_removal_with_history_needs_confirmation_and_keeps_the_referral_log(fres
         ).scalar()
     assert refs == 1 and left == 0
     assert list_partners(engine, pid, TODAY).empty
+
+
+def test_a_stage_change_dated_in_the_future_is_refused(fresh):
+    engine, pid, (a, _), _ = fresh
+    future = datetime.combine(date.today() + timedelta(days=2), datetime.min.time())
+    with pytest.raises(PartnerError, match="in the future"):
+        update_partner(engine, pid, a, stage="contacted", when=future)
+    assert len(_history(engine, a)) == 1
