@@ -43,6 +43,8 @@ class LogState:
     view_tokens: list[str] = field(default_factory=list)
     new_seq: int = 0
     flash: str | None = None
+    #: name -> (key, value): results derived from the working table, reused until `rev` moves
+    memo: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def pending(self) -> int:
@@ -322,6 +324,39 @@ def filtered_view(
     return work[keep]
 
 
+def memoized(state: LogState, name: str, key: Any, compute: Any) -> Any:
+    """`compute()`, reused while `key` is unchanged. Every change to the working table moves
+    `state.rev`, so keys that include it can never serve stale results; with 10,000 referrals
+    this keeps a rerun that changed nothing from recomputing the grid, funnel and follow-ups."""
+    hit = state.memo.get(name)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = compute()
+    state.memo[name] = (key, value)
+    return value
+
+
+def view_and_frame(
+    state: LogState,
+    start: date | None = None,
+    end: date | None = None,
+    directions: list[str] | None = None,
+    partner: str | None = None,
+    statuses: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The filtered view and the editor's frame for it, memoized on the filters and `rev`."""
+    key = (state.rev, start, end, tuple(directions or ()), partner, tuple(statuses or ()))
+
+    def compute() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+        view = filtered_view(state, start, end, directions, partner, statuses)
+        frame = editor_frame(state, view)
+        return view, frame, list(state.view_tokens)
+
+    view, frame, tokens = memoized(state, "view", key, compute)
+    state.view_tokens = tokens
+    return view, frame
+
+
 def editor_frame(state: LogState, view: pd.DataFrame) -> pd.DataFrame:
     """The frame handed to st.data_editor (RangeIndex; positions map to `view_tokens`)."""
     state.view_tokens = list(view.index)
@@ -337,7 +372,9 @@ def editor_frame(state: LogState, view: pd.DataFrame) -> pd.DataFrame:
     ]
     out.insert(1, "check", checks)
     for c in ("referral_date", "first_visit_date", "thank_you_sent", "outcome_note_sent"):
-        out[c] = out[c].map(lambda v: v if isinstance(v, date) or refs.is_blank(v) else None)
+        # datetime64 serialises several times faster than date objects; typed text that is
+        # not a date shows empty here while the Check column names the problem.
+        out[c] = pd.to_datetime(out[c], errors="coerce", format="mixed")
     out["visits"] = pd.to_numeric(out["visits"], errors="coerce").astype("Int64")
     for c in ("partner_npi", "direction", "status", "lost_reason", "reason_category",
               "payer_category", "notes"):  # fmt: skip

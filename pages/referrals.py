@@ -61,8 +61,7 @@ with tab_log:
         "Status", refs.STATUSES, format_func=lambda s: refs.STATUS_LABELS[s], key="ref_f_status"
     )
     start, end = ed.period_bounds(period, today, custom)
-    view = ed.filtered_view(state, start, end, directions, partner, statuses)
-    frame = ed.editor_frame(state, view)
+    view, frame = ed.view_and_frame(state, start, end, directions, partner, statuses)
 
     used_reasons = sorted(set(state.work["reason_category"].dropna()) - set(refs.REASON_CATEGORIES))
     used_payers = sorted(set(state.work["payer_category"].dropna()) - set(refs.PAYER_CATEGORIES))
@@ -159,11 +158,13 @@ with tab_log:
         if added_name := st.session_state.pop("ref_referrer_added", None):
             st.success(f"Added. Pick **{md_escape(added_name)}** in the Partner column.")
 
-    export = refs.export_frame(view.reset_index(drop=True), labels)
+    def export() -> pd.DataFrame:
+        return refs.export_frame(view.reset_index(drop=True), labels)
+
     e1, e2, _ = st.columns([1, 1, 3])
     e1.download_button(
         "Export CSV",
-        data=lambda: to_csv_bytes(export),
+        data=lambda: to_csv_bytes(export()),
         file_name="referral-log.csv",
         mime="text/csv",
         key="ref_export_csv",
@@ -171,7 +172,7 @@ with tab_log:
     )
     e2.download_button(
         "Export Excel",
-        data=lambda: refs.to_xlsx_bytes(export),
+        data=lambda: refs.to_xlsx_bytes(export()),
         file_name="referral-log.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="ref_export_xlsx",
@@ -183,7 +184,9 @@ saved = state.work[state.work["id"].notna() & ~state.work.index.isin(list(state.
 
 # --- follow-ups owed -------------------------------------------------------------------------
 with tab_owed:
-    owed = refs.follow_ups_owed(saved, today)
+    owed = ed.memoized(
+        state, "owed", (state.rev, today), lambda: refs.follow_ups_owed(saved, today)
+    )
     n_thanks = int((owed["kind"] == "thank_you").sum())
     n_loop = int((owed["kind"] == "loop_close").sum())
     m1, m2 = st.columns(2)
@@ -227,7 +230,9 @@ with tab_owed:
 
 # --- conversion and leakage ------------------------------------------------------------------
 with tab_conv:
-    overall, per_partner, reasons = refs.conversion(saved)
+    overall, per_partner, reasons = ed.memoized(
+        state, "conversion", state.rev, lambda: refs.conversion(saved)
+    )
     k = st.columns(5)
     k[0].metric("Received", overall["received"])
     k[1].metric(

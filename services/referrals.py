@@ -18,6 +18,7 @@ browser sessions never silently overwrite each other.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -136,16 +137,26 @@ class SaveResult:
 
 
 def is_blank(value: object) -> bool:
-    if value is None or value is pd.NaT:
+    """None, NaN, NaT, pd.NA or whitespace. Called for every cell of an import, so the common
+    types are answered before pandas is asked."""
+    if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    if isinstance(value, str) and not value.strip():
-        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, (int, date)) and value is not pd.NaT:
+        return False
     try:
         return bool(pd.isna(value)) if not isinstance(value, (list, dict, tuple)) else False
     except (TypeError, ValueError):
         return False
+
+
+@functools.lru_cache(maxsize=8192)
+def _npi_problem(text: str) -> str | None:
+    """npi_error, remembered: an import names the same few referrers thousands of times."""
+    return npi_error(text)
 
 
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -260,7 +271,7 @@ def validate_referral(
     clean["partner_npi"] = partner
     if partner is None:
         err("partner_npi", "pick the referring or receiving provider")
-    elif named_id(partner) is None and (problem := npi_error(partner)):
+    elif named_id(partner) is None and (problem := _npi_problem(partner)):
         err("partner_npi", problem)
 
     for name, allowed in (("direction", DIRECTIONS), ("status", STATUSES)):
@@ -650,14 +661,14 @@ def follow_ups_owed(referrals: pd.DataFrame, today: date) -> pd.DataFrame:
     if referrals.empty:
         return pd.DataFrame(columns=cols)
     df = referrals[referrals["direction"] == "received"]
-    dates = pd.to_datetime(df["referral_date"], errors="coerce")
+    dates = _as_datetime(df["referral_date"])
     age = (pd.Timestamp(today) - dates).dt.days
     thank = df[(age >= 0) & (age < THANK_YOU_WINDOW_DAYS) & df["thank_you_sent"].isna()]
     loop = df[df["status"].isin(OUTCOME_NOTE_STATUSES) & df["outcome_note_sent"].isna()]
     out = pd.concat(
         [thank.assign(kind="thank_you"), loop.assign(kind="loop_close")], ignore_index=True
     )
-    out["age_days"] = (pd.Timestamp(today) - pd.to_datetime(out["referral_date"])).dt.days
+    out["age_days"] = (pd.Timestamp(today) - _as_datetime(out["referral_date"])).dt.days
     return out[cols].sort_values(["referral_date", "id"], kind="stable").reset_index(drop=True)
 
 
@@ -731,21 +742,40 @@ def _reached(status: pd.Series, lost_reason: pd.Series) -> pd.DataFrame:
     )
 
 
-def _summary(group: pd.DataFrame) -> dict[str, Any]:
-    n = len(group)
-    reached = _reached(group["status"], group["lost_reason"])
-    out: dict[str, Any] = {stage: int(reached[stage].sum()) for stage in FUNNEL}
-    for stage in FUNNEL[1:]:
-        out[f"{stage}_rate"] = out[stage] / n if n else float("nan")
+def _as_datetime(values: pd.Series) -> pd.Series:
+    """Dates held as `date` objects (or text a user typed) as datetime64; bad ones NaT."""
+    return pd.to_datetime(values, errors="coerce", format="mixed")
+
+
+def _facts(received: pd.DataFrame) -> pd.DataFrame:
+    """One row per referral with what the funnel counts, computed once for every grouping."""
+    reached = _reached(received["status"], received["lost_reason"])
     days = (
-        pd.to_datetime(group["first_visit_date"]) - pd.to_datetime(group["referral_date"])
-    ).dt.days.dropna()
-    out["median_days_to_first_visit"] = float(days.median()) if len(days) else float("nan")
-    lost = group[group["status"] == "lost"]
-    out["lost"] = len(lost)
-    out["leaked"] = int((lost["lost_reason"] == LEAKAGE_REASON).sum())
-    out["leakage_rate"] = out["leaked"] / n if n else float("nan")
-    return out
+        _as_datetime(received["first_visit_date"]) - _as_datetime(received["referral_date"])
+    ).dt.days
+    lost = received["status"] == "lost"
+    return reached.assign(
+        partner_npi=received["partner_npi"].to_numpy(),
+        days=days.to_numpy(),
+        lost=lost.to_numpy(),
+        leaked=(lost & (received["lost_reason"] == LEAKAGE_REASON)).to_numpy(),
+    )
+
+
+def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
+    n = table["received"].where(table["received"] > 0)
+    for stage in FUNNEL[1:]:
+        table[f"{stage}_rate"] = table[stage] / n
+    table["leakage_rate"] = table["leaked"] / n
+    return table
+
+
+_AGG = {
+    **{stage: (stage, "sum") for stage in FUNNEL},
+    "median_days_to_first_visit": ("days", "median"),
+    "lost": ("lost", "sum"),
+    "leaked": ("leaked", "sum"),
+}
 
 
 def conversion(referrals: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
@@ -755,18 +785,28 @@ def conversion(referrals: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame, p
     evaluation). Leakage is the count of lost referrals whose reason is `went_elsewhere`.
     Sent referrals are left out: their funnel happens at the other provider.
     """
-    received = referrals[referrals["direction"] == "received"]
-    overall = _summary(received)
-    rows = []
-    for npi, group in received.groupby("partner_npi", sort=False):
-        rows.append({"partner_npi": npi, **_summary(group)})
+    received = referrals[referrals["direction"] == "received"].reset_index(drop=True)
+    facts = _facts(received)
     cols = ["partner_npi", *FUNNEL, "scheduled_rate", "evaluated_rate", "discharged_rate",
             "median_days_to_first_visit", "lost", "leaked", "leakage_rate"]  # fmt: skip
-    per_partner = pd.DataFrame(rows, columns=cols)
-    if not per_partner.empty:
-        per_partner = per_partner.sort_values(
-            ["received", "partner_npi"], ascending=[False, True]
-        ).reset_index(drop=True)
+    whole = _with_rates(facts.assign(partner_npi="").groupby("partner_npi").agg(**_AGG))
+    if len(facts):
+        overall = {k: v for k, v in whole.iloc[0].items()}
+    else:
+        overall = {c: 0 for c in cols[1:]}
+        overall.update({c: float("nan") for c in cols if c.endswith("_rate")})
+        overall["median_days_to_first_visit"] = float("nan")
+    for key in (*FUNNEL, "lost", "leaked"):
+        overall[key] = int(overall[key])
+    for key in ("median_days_to_first_visit", *(c for c in cols if c.endswith("_rate"))):
+        overall[key] = float(overall[key])
+    per_partner = _with_rates(facts.groupby("partner_npi", sort=False).agg(**_AGG))
+    per_partner = per_partner.reset_index()[cols]
+    for key in (*FUNNEL, "lost", "leaked"):
+        per_partner[key] = per_partner[key].astype(int)
+    per_partner = per_partner.sort_values(
+        ["received", "partner_npi"], ascending=[False, True]
+    ).reset_index(drop=True)
     lost = received[received["status"] == "lost"]
     reasons = (
         lost["lost_reason"].fillna("unknown").value_counts().rename_axis("lost_reason")
