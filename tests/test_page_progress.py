@@ -171,3 +171,22 @@ def test_demo_stays_a_group_of_one(app_test, db_url):
     assert not at.dataframe
     with db.make_engine(db_url).connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(db.practice)).scalar() == 1
+
+
+def test_a_new_referral_shows_on_the_next_rerun(app_test, db_url):
+    """The page caches its data per revision; logging a referral elsewhere must invalidate it."""
+    at = _open(app_test)
+    before = {m.label: int(m.value) for m in at.metric if m.label.endswith("30 days")}
+    engine = db.make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            db.referral.insert().values(
+                practice_id=at.session_state["practice_id"], partner_npi="1234567893",
+                direction="received", referral_date=date.today(), status="received",
+            )
+        )  # fmt: skip
+    engine.dispose()
+    at.run()
+    after = {m.label: int(m.value) for m in at.metric if m.label.endswith("30 days")}
+    assert after["Received, 30 days"] == before["Received, 30 days"] + 1
+    assert after["Sent, 30 days"] == before["Sent, 30 days"]
