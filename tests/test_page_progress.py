@@ -190,3 +190,13 @@ def test_a_new_referral_shows_on_the_next_rerun(app_test, db_url):
     after = {m.label: int(m.value) for m in at.metric if m.label.endswith("30 days")}
     assert after["Received, 30 days"] == before["Received, 30 days"] + 1
     assert after["Sent, 30 days"] == before["Sent, 30 days"]
+
+
+def test_meeting_link_opens_in_staff_meeting_mode(app_test):
+    at = app_test()
+    at.query_params["meeting"] = "1"
+    at.run()
+    at.switch_page("pages/progress.py").run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="_w_progress_meeting").value is True
+    assert at.button(key="progress_next") and not at.get("download_button")
