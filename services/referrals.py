@@ -178,15 +178,20 @@ def parse_date(value: object) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    text = str(value).strip()
+    return _parse_date_text(str(value).strip())
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_date_text(text: str) -> date:
+    """The text half of parse_date, remembered: a tracker repeats the same dates many times."""
     m = _ISO_DATE.match(text)
     if m:
-        y, mo, d = (int(g) for g in m.groups())
+        y, mo, d = int(m[1]), int(m[2]), int(m[3])
     else:
         m = _US_DATE.match(text)
         if not m:
             raise ValueError(f"'{_short(text)}' is not a date; use YYYY-MM-DD or MM/DD/YYYY")
-        mo, d, y = (int(g) for g in m.groups())
+        mo, d, y = int(m[1]), int(m[2]), int(m[3])
     try:
         return date(y, mo, d)
     except ValueError:
