@@ -184,19 +184,23 @@ def referrals_by_month_chart(frame: pd.DataFrame, big: bool = False) -> go.Figur
     title = "Referrals per month, by specialty group"
     if frame.empty:
         return _empty(title, big, "No referrals in this range")
-    months = sorted(frame["month"].unique())
-    x = [pd.Timestamp(m) for m in months]
+    # One pivot instead of a filter per group and direction: 15 groups × 2 directions × 24
+    # months was the slowest figure on two years of referrals.
+    table = frame.pivot_table(
+        index="month", columns=["direction", "group"], values="referrals", aggfunc="sum",
+        fill_value=0,
+    )  # fmt: skip
+    x = [pd.Timestamp(m) for m in table.index]
     traces, shown = [], set()
+    groups = sorted(frame["group"].unique(), key=group_label)
     for axis, direction in (("", "received"), ("2", "sent")):
-        part = frame[frame["direction"] == direction]
-        for group in sorted(frame["group"].unique(), key=group_label):
-            g = part[part["group"] == group].set_index("month")["referrals"]
-            if g.empty:
+        for group in groups:
+            if (direction, group) not in table.columns:
                 continue
             traces.append(
                 go.Bar(
                     x=x,
-                    y=[int(g.get(m, 0)) for m in months],
+                    y=table[(direction, group)].astype(int).tolist(),
                     name=group_label(group),
                     legendgroup=group,
                     showlegend=group not in shown,
