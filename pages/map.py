@@ -115,9 +115,17 @@ if not practice.is_demo:
                       "geocode:nominatim": "Geocoding (Nominatim, 1 per second)",
                       "geocode:zip": "Geocoding"}  # fmt: skip
 
+            shown: dict[str, object] = {}
+
             def _progress(done: int, total: int, stage: str) -> None:
+                """Redraw only when the percentage or the stage changes: a search is
+                hundreds of queries, and each redraw is a message to the browser."""
                 label = labels.get(stage, "Working")
-                bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done} of {total}")
+                pct = int(100 * done / max(total, 1))
+                if shown.get("at") == (label, pct):
+                    return
+                shown["at"] = (label, pct)
+                bar.progress(min(1.0, pct / 100), text=f"{label}: {done} of {total}")
 
             st.session_state["live_running"] = True
             result = area_search.run_area_search(
