@@ -302,7 +302,10 @@ with tab_import:
         mappings: dict[str, dict[str, str | None]] = {}
         dirs: dict[str, str | None] = {}
         for i, sheet in enumerate(sheets):
-            st.markdown(f"**Sheet {md_escape(sheet.name)}** · {len(sheet.frame):,} rows")
+            n_rows = len(sheet.frame)
+            st.markdown(
+                f"**Sheet {md_escape(sheet.name)}** · {n_rows:,} row{'s' if n_rows != 1 else ''}"
+            )
             if sheet.dropped:
                 st.warning(
                     "Dropped columns that look like patient identifiers (they are not read or "

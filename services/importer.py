@@ -39,8 +39,8 @@ MAX_ROWS = 50_000
 TARGETS: dict[str, str] = {
     "referral_date": "Date",
     "partner_npi": "Provider NPI",
-    "partner_name": "Provider name (referred by / referred to)",
-    "direction": "Direction (received / sent)",
+    "partner_name": "Provider name",
+    "direction": "Direction",
     "reason_category": "Reason",
     "payer_category": "Payer",
     "status": "Status",
@@ -48,8 +48,8 @@ TARGETS: dict[str, str] = {
     "lost_reason": "Lost reason",
     "first_visit_date": "First visit date",
     "visits": "Visits",
-    "thank_you_sent": "Thank-you / follow-up sent (Y/N or date)",
-    "outcome_note_sent": "Outcome note sent (Y/N or date)",
+    "thank_you_sent": "Thank-you sent (Y/N or date)",
+    "outcome_note_sent": "Outcome note sent (Y/N/date)",
     "notes": "Notes",
 }
 

@@ -289,3 +289,27 @@ def test_adding_a_referrer_by_name_makes_it_pickable(app_test):
             ).scalar()
             == 1
         )
+
+
+def test_bad_input_in_the_grid_is_refused_without_a_crash_or_a_partial_write(app_test):
+    at = open_log(app_test)
+    table = editor(at).value
+    ids = [int(r[1:]) for r in table["ref"].iloc[:4]]
+    before = [row_of(i) for i in ids]
+    edit(
+        at,
+        {
+            "edited_rows": {
+                0: {"referral_date": "31/02/2026"},
+                1: {"visits": -1},
+                2: {"status": "teleported"},
+                3: {"notes": "n" * 100_000},
+            }
+        },
+    )
+    at.button(key="ref_save").click().run()
+    assert not at.exception, at.exception
+    assert [row_of(i) for i in ids] == before  # nothing written, versions unchanged
+    problems = table_with(at, "problem")
+    assert list(problems["field"]) == ["date", "visits", "status", "notes"]
+    assert "100,000" in problems["problem"].iloc[3]
