@@ -313,3 +313,20 @@ def test_bad_input_in_the_grid_is_refused_without_a_crash_or_a_partial_write(app
     problems = table_with(at, "problem")
     assert list(problems["field"]) == ["date", "visits", "status", "notes"]
     assert "100,000" in problems["problem"].iloc[3]
+
+
+def test_partner_and_date_range_filters(app_test):
+    from datetime import date
+
+    at = open_log(app_test)
+    partner = editor(at).value["partner_npi"].iloc[0]
+    at.selectbox(key="ref_f_partner").set_value(partner).run()
+    grid = editor(at).value
+    assert len(grid) > 1 and set(grid["partner_npi"]) == {partner}
+    at.selectbox(key="ref_f_partner").set_value(None).run()
+    at.selectbox(key="ref_f_period").set_value("Custom range").run()
+    at.date_input(key="ref_f_range").set_value((date(2026, 11, 1), date(2026, 11, 15))).run()
+    assert not at.exception, at.exception
+    dates = editor(at).value["referral_date"].dt.date
+    assert len(dates) > 0
+    assert dates.min() >= date(2026, 11, 1) and dates.max() <= date(2026, 11, 15)
