@@ -15,9 +15,12 @@ import streamlit as st
 from components import report
 from components.charts import progress_charts
 from components.session import get_engine
+from components.shell import ensure_app_shell
 from components.text import md_escape
 from services import config, playbook
 from services.progress_data import data_revision, group_of, load_progress_data
+
+ensure_app_shell()
 
 TOTAL = 0  # the scope value meaning "all locations of the group"
 

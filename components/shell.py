@@ -1,0 +1,24 @@
+"""Make sure a page runs inside app.py's shell, even when it is the server's first request.
+
+With a folder named `pages/` next to app.py (the layout the design card fixes), Streamlit starts
+in its legacy multipage mode and stays there until some script calls `st.navigation`. If the
+first request a fresh server gets is a page URL (a bookmark of /targets, say), Streamlit runs
+that page file alone: no sidebar, no practice, no demo badge. Every page therefore starts with
+`ensure_app_shell()`: in that situation it leaves legacy mode and reruns, and the rerun goes
+through app.py like every other run. It touches one Streamlit internal, kept here alone.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+try:
+    from streamlit.runtime.pages_manager import PagesManager
+except ImportError:  # a future Streamlit without it has no legacy mode to leave
+    PagesManager = None  # type: ignore[assignment,misc]
+
+
+def ensure_app_shell() -> None:
+    if PagesManager is not None and getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
