@@ -66,6 +66,7 @@ def test_dates_in_us_and_iso_form_are_read():
     assert refs.parse_date("2/28/2026") == date(2026, 2, 28)
     assert refs.parse_date("2026-02-28") == date(2026, 2, 28)
     assert refs.parse_date(pd.Timestamp("2026-02-28 00:00")) == date(2026, 2, 28)
+    assert refs.parse_date("2026-02-28T00:00:00.000") == date(2026, 2, 28)  # the grid's form
     assert refs.parse_date("") is None
 
 
