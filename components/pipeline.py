@@ -8,15 +8,16 @@ the screen through st.dataframe / st.text (which never render HTML) or `md_escap
 
 Session-state keys (all prefixed, none needed on another page):
 - "targets_flash": (kind, message) shown once at the top of the page;
-- "_w_partner": the partner open in the editor; "targets_confirm_remove": partner ids waiting
-  for the user to confirm their removal;
+- "targets_tab": the open tab (the page runs only that one);
+- "_w_partner": the partner open in the editor; "_targets_last_selection": the table rows last
+  seen selected (a new single selection opens that partner); "targets_confirm_remove": partner
+  ids waiting for the user to confirm their removal;
 - "pf:<field>:<partner id>": the editor's widgets, plus "pf:token:<id>", the partner's
   `updated_at` when the editor was opened (a save from a stale editor is refused).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
@@ -144,24 +145,24 @@ PIPELINE_COLUMNS = {
 }
 
 
-def _select_from_table(ids: Sequence[int]) -> None:
-    rows = st.session_state["targets_table"]["selection"]["rows"]
-    if len(rows) == 1 and rows[0] < len(ids):
-        st.session_state["_w_partner"] = int(ids[rows[0]])
-
-
 def pipeline_table(view: pd.DataFrame) -> list[int]:
     """The list; returns the partner ids selected in it."""
     ids = [int(i) for i in view["partner_id"]]
     selection = st.dataframe(
         view,
         hide_index=True,
-        on_select=functools.partial(_select_from_table, ids),
+        on_select="rerun",
         selection_mode="multi-row",
         key="targets_table",
         column_config=PIPELINE_COLUMNS,
     )
-    return [ids[i] for i in selection.selection.rows if i < len(ids)]
+    chosen = [ids[i] for i in selection.selection.rows if i < len(ids)]
+    # A newly selected single row opens in the editor below (drawn after this, so its picker
+    # can still be set); a picker change while the row stays selected is left alone.
+    if len(chosen) == 1 and st.session_state.get("_targets_last_selection") != chosen:
+        st.session_state["_w_partner"] = chosen[0]
+    st.session_state["_targets_last_selection"] = chosen
+    return chosen
 
 
 def _forget_editor(partner_ids: Sequence[int]) -> None:

@@ -177,6 +177,7 @@ def test_removing_a_partner_with_history_asks_first_and_keeps_the_referral_log(a
     at.session_state["targets_table"] = {"selection": {"rows": [int(formal)], "columns": [],
                                                        "cells": []}}  # fmt: skip
     at.run()
+    assert at.selectbox(key="_w_partner").value == pid  # one row selected opens it below
     at.button(key="remove_selected").click().run()
     assert not at.exception, at.exception
     assert pid in set(at.dataframe[0].value["partner_id"])  # not removed yet
