@@ -414,3 +414,11 @@ def test_exports_neutralise_formulas_in_csv_and_xlsx():
     assert '\'=HYPERLINK("http://x")' in [c.value for c in cells]
     header = [c.value for c in next(book.active.iter_rows())]
     assert "version" not in header and "partner" in header
+
+
+def test_resetting_the_demo_takes_its_named_referrers_with_it(demo_engine, practice_id):
+    refs.add_referrer(demo_engine, practice_id, name="Dr X")
+    demo.reset_demo(demo_engine, TODAY)
+    with demo_engine.connect() as conn:
+        left = conn.execute(sa.select(sa.func.count()).select_from(db.named_referrer)).scalar()
+    assert left == 0
