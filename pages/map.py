@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
+from components.live_search import live_search_panel
 from components.provider_card import provider_card
 from components.provider_map import RETURNED_OBJECTS, build_map, clicked_npi
 from components.session import (
@@ -13,7 +14,6 @@ from components.session import (
     get_engine,
     provider_universe,
 )
-from components.text import md_escape
 from services import area_search
 from services.geo import RADIUS_MAX_MI, RADIUS_MIN_MI, clamp_radius, radius_error
 from services.partners import PartnerError, add_targets
@@ -71,83 +71,9 @@ c2.multiselect(
 )
 
 # Live data (real practices): search the NPI Registry around the practice, or refresh it.
-# The search runs only when asked; offline, the page keeps showing what is saved.
+# The search runs only when asked, in the background; offline, the page keeps what is saved.
 if not practice.is_demo:
-
-    def _ask(kind: str) -> None:
-        st.session_state["live_run"] = kind
-
-    if st.session_state.pop("live_running", None):  # the last run never finished: stopped
-        st.info(
-            "The search was stopped. Providers already geocoded are kept; search again to "
-            "finish the rest."
-        )
-    kind, message = st.session_state.pop("live_flash", (None, None))
-    if kind:
-        getattr(st, kind)(message)
-    last = next(iter(area_search.pulls(engine, practice.id, 1)), None)
-    covered = last is not None and last.covers(practice.lat, practice.lon, radius, groups)
-    with st.container(border=True, key="live_search"):
-        c1, c2 = st.columns([3, 1], vertical_alignment="center")
-        if last is None:
-            c1.markdown("**No NPI Registry search yet** for this practice.")
-        else:
-            c1.markdown(
-                f"**Last NPI Registry search:** {last.pulled_at:%Y-%m-%d %H:%M} UTC · "
-                f"{last.found} providers within {float(last.params.get('radius_mi', 0)):g} mi"
-                f" · {last.new} new"
-            )
-            if not covered:
-                c1.caption("It did not cover this radius or these specialty groups.")
-        run_kind = st.session_state.pop("live_run", None)
-        if run_kind is None:
-            if covered:
-                c2.button("Refresh", key="live_refresh", on_click=_ask, args=("refresh",),
-                          help="Query the registry again and mark who is new.")  # fmt: skip
-            else:
-                c2.button("Search the NPI Registry", key="live_search_btn", type="primary",
-                          on_click=_ask, args=("search",), disabled=not groups)  # fmt: skip
-        else:
-            c2.button("Stop search", key="live_stop")  # any click reruns and stops the run
-            bar = st.progress(0.0, text="Searching the NPI Registry…")
-            labels = {"registry": "Querying the NPI Registry", "geocode:cache": "Geocoding",
-                      "geocode:census": "Geocoding (US Census)",
-                      "geocode:nominatim": "Geocoding (Nominatim, 1 per second)",
-                      "geocode:zip": "Geocoding"}  # fmt: skip
-
-            shown: dict[str, object] = {}
-
-            def _progress(done: int, total: int, stage: str) -> None:
-                """Redraw only when the percentage or the stage changes: a search is
-                hundreds of queries, and each redraw is a message to the browser."""
-                label = labels.get(stage, "Working")
-                pct = int(100 * done / max(total, 1))
-                if shown.get("at") == (label, pct):
-                    return
-                shown["at"] = (label, pct)
-                bar.progress(min(1.0, pct / 100), text=f"{label}: {done} of {total}")
-
-            st.session_state["live_running"] = True
-            result = area_search.run_area_search(
-                engine, practice, radius, groups, refresh=run_kind == "refresh",
-                progress=_progress,
-            )  # fmt: skip
-            st.session_state.pop("live_running", None)
-            bump_provider_revision()
-            notes = " ".join(md_escape(m) for m in result.messages)
-            if result.offline:
-                st.session_state["live_flash"] = (
-                    "warning",
-                    f"{md_escape(result.offline)} Showing the providers already saved; press "
-                    "the button to try again.",
-                )
-            elif result.complete:
-                text = f"Found {result.found} providers within {radius:g} mi"
-                text += f", {result.new} new." if last is not None else "."
-                st.session_state["live_flash"] = ("success", f"{text} {notes}".strip())
-            else:
-                st.session_state["live_flash"] = ("info", notes or "The search did not finish.")
-            st.rerun()
+    live_search_panel(engine, practice, radius, groups, on_finished=bump_provider_revision)
 
 providers = provider_universe(practice)
 partners = partner_status(engine, practice.id)

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from components.session import get_engine
 from services import area_search, db
 from services.npi_registry import RegistryClient
 from services.practices import PracticeInput, create_practice
@@ -242,6 +243,24 @@ def _settled(fake, quiet: float = 2.5) -> int:
     return count
 
 
+def _job(at):
+    # AppTest's session state has `in` and [] but no .get()
+    return at.session_state["live_job"] if "live_job" in at.session_state else None  # noqa: SIM401
+
+
+def _click_and_wait(at, key: str, timeout: float = 60.0):
+    """Click a live-search button, then rerun until the background search has ended."""
+    at.button(key=key).click().run()
+    assert not at.exception, at.exception
+    deadline = time.monotonic() + timeout
+    while _job(at) is not None:
+        assert time.monotonic() < deadline, "the search did not end"
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
 def _map_json(at) -> str:
     return at.get("component_instance")[0].proto.json_args
 
@@ -253,7 +272,7 @@ def test_map_page_searches_refreshes_and_marks_new_providers(app_test, live_env)
     at, _ = _open_real_practice(app_test)
     assert any("No NPI Registry search yet" in m.value for m in at.markdown)
     assert len(at.dataframe[0].value) == 0
-    at.button(key="live_search_btn").click().run()
+    _click_and_wait(at, "live_search_btn")
     assert not at.exception, at.exception
     [ok] = at.success
     assert ok.value.startswith("Found ") and "within 2 mi" in ok.value
@@ -267,7 +286,7 @@ def test_map_page_searches_refreshes_and_marks_new_providers(app_test, live_env)
 
     # a new provider appears; Refresh queries again and marks it, on the map and in the table
     fake.npi.results.append(provider_result("1740112234", last="NEWCOMER", postal_code="802060001"))
-    at.button(key="live_refresh").click().run()
+    _click_and_wait(at, "live_refresh")
     assert not at.exception, at.exception
     assert len(fake.npi.requests) > sent
     table = at.dataframe[0].value
@@ -281,11 +300,11 @@ def test_map_page_offline_says_so_once_and_keeps_the_saved_providers(app_test, l
     fake = live_env
     fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=3)
     at, _ = _open_real_practice(app_test)
-    at.button(key="live_search_btn").click().run()
+    _click_and_wait(at, "live_search_btn")
     shown = len(at.dataframe[0].value)
     assert shown == 3
     fake.npi.mode = "status500"
-    at.button(key="live_refresh").click().run()
+    _click_and_wait(at, "live_refresh")
     assert not at.exception, at.exception
     [warning] = at.warning
     assert "HTTP 500" in warning.value and "Showing the providers already saved" in warning.value
@@ -295,3 +314,25 @@ def test_map_page_offline_says_so_once_and_keeps_the_saved_providers(app_test, l
     assert len(at.warning) == 0
     time.sleep(1.0)
     assert len(fake.npi.requests) == requests_after  # nothing is retried unless asked
+
+
+def test_map_page_search_survives_reruns_and_stops_when_asked(app_test, live_env):
+    fake = live_env
+    fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=2)
+    fake.npi.latency = 0.3  # slow enough to be caught running
+    at, _ = _open_real_practice(app_test)
+    at.button(key="live_search_btn").click().run()
+    at.run()  # a rerun (any click) while it runs does not stop it
+    at.run()
+    assert at.session_state["live_job"].thread.is_alive()
+    assert at.button(key="live_stop")
+    at.button(key="live_stop").click().run()
+    assert at.session_state["live_job"].cancel.is_set()
+    deadline = time.monotonic() + 30
+    while at.session_state.get("live_job"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        at.run()
+    assert not at.exception, at.exception
+    assert any("The search was stopped" in i.value for i in at.info)
+    assert area_search.pulls(get_engine(), at.session_state["practice_id"]) == []

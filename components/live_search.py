@@ -1,0 +1,178 @@
+"""The map page's live-data panel: search the NPI Registry around a real practice, or refresh.
+
+A search is hundreds of registry queries and can take minutes, so it runs in a worker thread,
+not in the script run: a Streamlit rerun (a click on the map, a filter change, the map
+component's first report) stops the script, and would otherwise stop the search with it. The
+panel polls the job with a fragment that reruns every second; **Stop search** sets the job's
+cancel flag, and the search then ends at its next step, keeping what it already geocoded.
+
+Session-state keys: "live_job" (the running or just-finished SearchJob of this session),
+"live_flash" (the one message to show after a job ends, popped when shown).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from components.text import md_escape
+from services import area_search
+from services.practices import Practice
+
+POLL_SECONDS = 1.0
+STAGE_LABELS = {
+    "registry": "Querying the NPI Registry",
+    "geocode:cache": "Geocoding",
+    "geocode:census": "Geocoding (US Census)",
+    "geocode:nominatim": "Geocoding (Nominatim, 1 per second)",
+    "geocode:zip": "Geocoding",
+}
+
+
+@dataclass
+class SearchJob:
+    practice_id: int
+    radius_mi: float
+    kind: str  # search / refresh
+    had_pull: bool = False  # a search existed before: report how many are new
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: tuple[int, int, str] = (0, 0, "registry")
+    result: area_search.AreaSearchResult | None = None
+    error: str | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.thread is not None and not self.thread.is_alive()
+
+
+def start_job(
+    engine: Engine,
+    practice: Practice,
+    radius_mi: float,
+    groups: list[str],
+    refresh: bool,
+    had_pull: bool = False,
+    run: Callable[..., area_search.AreaSearchResult] | None = None,
+) -> SearchJob:
+    """Start the search in a daemon thread; it never touches Streamlit."""
+    job = SearchJob(practice.id, radius_mi, "refresh" if refresh else "search", had_pull)
+    search = run or area_search.run_area_search
+
+    def progress(done: int, total: int, stage: str) -> None:
+        job.progress = (done, total, stage)
+
+    def work() -> None:
+        try:
+            job.result = search(
+                engine, practice, radius_mi, groups, refresh=refresh, progress=progress,
+                should_stop=job.cancel.is_set,
+            )  # fmt: skip
+        except Exception as exc:  # reported on the page, never as a stack trace
+            job.error = f"The search failed: {type(exc).__name__}: {exc}"
+
+    job.thread = threading.Thread(target=work, name=f"area-search-{practice.id}", daemon=True)
+    job.thread.start()
+    return job
+
+
+def _finish(job: SearchJob) -> None:
+    """Turn a finished job into the one message the page shows next."""
+    result = job.result
+    if job.error or result is None:
+        st.session_state["live_flash"] = ("error", md_escape(job.error or "The search failed."))
+        return
+    notes = " ".join(md_escape(m) for m in result.messages)
+    if result.offline:
+        st.session_state["live_flash"] = (
+            "warning",
+            f"{md_escape(result.offline)} Showing the providers already saved; press the "
+            "button to try again.",
+        )
+    elif result.complete:
+        text = f"Found {result.found} providers within {job.radius_mi:g} mi"
+        text += f", {result.new} new." if job.had_pull else "."
+        st.session_state["live_flash"] = ("success", f"{text} {notes}".strip())
+    elif result.stopped:
+        st.session_state["live_flash"] = (
+            "info",
+            "The search was stopped. Providers already geocoded are kept; search again to "
+            f"finish the rest. {notes}".strip(),
+        )
+    else:
+        st.session_state["live_flash"] = ("info", notes or "The search did not finish.")
+
+
+def live_search_panel(
+    engine: Engine,
+    practice: Practice,
+    radius_mi: float,
+    groups: list[str],
+    on_finished: Callable[[], None],
+) -> None:
+    """Last search, the Search/Refresh button, and the running job's progress."""
+    assert practice.lat is not None and practice.lon is not None
+    job: SearchJob | None = st.session_state.get("live_job")
+    if job is not None and job.practice_id != practice.id:
+        job.cancel.set()  # the user switched practice: stop the other one's search
+        st.session_state.pop("live_job", None)
+        job = None
+    last = next(iter(area_search.pulls(engine, practice.id, 1)), None)
+    if job is not None and job.done:
+        st.session_state.pop("live_job", None)
+        _finish(job)
+        on_finished()
+        job = None
+    kind, message = st.session_state.pop("live_flash", (None, None))
+    if kind:
+        getattr(st, kind)(message)
+
+    covered = last is not None and last.covers(practice.lat, practice.lon, radius_mi, groups)
+    with st.container(border=True, key="live_search"):
+        c1, c2 = st.columns([3, 1], vertical_alignment="center")
+        if last is None:
+            c1.markdown("**No NPI Registry search yet** for this practice.")
+        else:
+            c1.markdown(
+                f"**Last NPI Registry search:** {last.pulled_at:%Y-%m-%d %H:%M} UTC · "
+                f"{last.found} providers within {float(last.params.get('radius_mi', 0)):g} mi"
+                f" · {last.new} new"
+            )
+            if not covered:
+                c1.caption("It did not cover this radius or these specialty groups.")
+        if job is None:
+
+            def start(refresh: bool) -> None:
+                st.session_state["live_job"] = start_job(
+                    engine, practice, radius_mi, list(groups), refresh, had_pull=last is not None
+                )
+
+            if covered:
+                c2.button("Refresh", key="live_refresh", on_click=start, args=(True,),
+                          help="Query the registry again and mark who is new.")  # fmt: skip
+            else:
+                c2.button("Search the NPI Registry", key="live_search_btn", type="primary",
+                          on_click=start, args=(False,), disabled=not groups)  # fmt: skip
+            return
+        c2.button("Stop search", key="live_stop", on_click=job.cancel.set,
+                  disabled=job.cancel.is_set())  # fmt: skip
+        _progress_fragment()
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _progress_fragment() -> None:
+    """Redraws the progress every second; reruns the whole page once the job has ended."""
+    job: SearchJob | None = st.session_state.get("live_job")
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    done, total, stage = job.progress
+    label = STAGE_LABELS.get(stage, "Working")
+    if job.cancel.is_set():
+        label = "Stopping after the current step"
+    st.progress(min(1.0, done / total) if total else 0.0, text=f"{label}: {done} of {total}")
