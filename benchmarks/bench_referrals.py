@@ -178,6 +178,9 @@ def with_shared_strings(xlsx: bytes) -> bytes:
 
 
 def import_once(url: str, practice_id: int, data: bytes, name: str) -> tuple[float, int]:
+    # Start cold: parsing caches must not carry over from an earlier run.
+    for cached in (refs._parse_date_text, refs._npi_problem, importer._name_key):
+        cached.cache_clear()
     engine = db.make_engine(url)
     t = time.perf_counter()
     sheets = importer.read_tracker(data, name)

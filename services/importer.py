@@ -15,18 +15,19 @@ written until the user has seen what will happen:
 
 from __future__ import annotations
 
+import csv
 import functools
 import io
 import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from services import db
 from services import referrals as refs
@@ -234,13 +235,17 @@ def _read_csv(data: bytes, filename: str) -> list[Sheet]:
     if sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\r\n\t") > 8:
         raise ImportFileError("This does not look like a CSV file (it contains binary data).")
     try:
+        # Trackers saved in Europe use ';'; sniff the separator on a sample, parse with C.
+        sep = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+    except csv.Error:
+        sep = ","
+    try:
         frame = pd.read_csv(
             io.StringIO(text),
             dtype=str,
             keep_default_na=False,
             header=None,
-            sep=None,
-            engine="python",
+            sep=sep,
             skip_blank_lines=False,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, TypeError) as exc:
@@ -499,6 +504,47 @@ def plan_import(
     return ImportPlan(rows, errors, total)
 
 
+def _insert_referrals(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One executemany for the whole batch, without SQLAlchemy's per-value type processing
+    (two thirds of a 10,000-row import). The values are already validated. On SQLite, dates
+    and timestamps are written in exactly the text form SQLAlchemy's Date and DateTime types
+    store and read back, through the driver's own executemany; other databases get an untyped
+    Core insert whose Python values their drivers adapt."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if conn.dialect.name != "sqlite":
+        untyped = sa.table("referral", *(sa.column(n) for n in names))
+        conn.execute(untyped.insert(), rows)
+        return
+
+    def text(value: object) -> object:
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        if isinstance(value, date):
+            return value.isoformat()
+        return value
+
+    cache: dict[object, object] = {}  # the same few dates and one timestamp, thousands of times
+
+    def plain(value: object) -> object:
+        if value is None or isinstance(value, (str, int)):
+            return value
+        if value not in cache:
+            cache[value] = text(value)
+        return cache[value]
+
+    table = db.referral.name
+    for n in names:  # the names are this module's own keys, never user text; check anyway
+        if n not in db.referral.c:
+            raise ValueError(f"unknown referral column {n!r}")
+    sql = (
+        f"INSERT INTO {table} ({', '.join(names)}) "  # fixed, checked column names
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+    conn.exec_driver_sql(sql, [tuple(plain(row[n]) for n in names) for row in rows])
+
+
 def run_import(engine: Engine, practice_id: int, plan: ImportPlan, only_valid: bool = False) -> int:
     """Write the plan in one transaction; return how many referrals were added.
 
@@ -542,7 +588,7 @@ def run_import(engine: Engine, practice_id: int, plan: ImportPlan, only_valid: b
                         "updated_at": now,
                     }
                 )
-            conn.execute(db.referral.insert(), batch)
+            _insert_referrals(conn, batch)
     except sa.exc.SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", exc))[:200]
         raise refs.ReferralError(

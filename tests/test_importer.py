@@ -303,3 +303,10 @@ def test_merged_data_cells_apply_to_every_row_they_span(demo_engine, practice_id
     assert sheets[0].frame["Date"].tolist() == [datetime(2026, 11, 20)] * 2
     plan = plan_for(demo_engine, practice_id, sheets)
     assert plan.errors == [] and plan.valid == 2
+
+
+def test_a_semicolon_separated_csv_is_read():
+    data = b"Date;Referred by;Reason\n2026-11-20;Alpha Clinic, LLC;Knee\n"
+    sheet = importer.read_tracker(data, "eu.csv")[0]
+    assert list(sheet.frame.columns) == ["Date", "Referred by", "Reason"]
+    assert sheet.frame.iloc[0].tolist() == ["2026-11-20", "Alpha Clinic, LLC", "Knee"]
