@@ -9,7 +9,10 @@ import streamlit as st
 
 from components import pipeline as ui
 from components.session import current_practice, get_engine
+from components.shell import ensure_app_shell
 from services import outreach, partners
+
+ensure_app_shell()
 
 practice = current_practice()
 st.title("Targets")
