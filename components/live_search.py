@@ -7,7 +7,7 @@ panel polls the job with a fragment that reruns every second; **Stop search** se
 cancel flag, and the search then ends at its next step, keeping what it already geocoded.
 
 Session-state keys: "live_job" (the running or just-finished SearchJob of this session),
-"live_flash" (the one message to show after a job ends, popped when shown).
+"live_flash" (the outcome of the last job, shown until the next one starts).
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def live_search_panel(
     if job is not None and job.practice_id != practice.id:
         job.cancel.set()  # the user switched practice: stop the other one's search
         st.session_state.pop("live_job", None)
+        st.session_state.pop("live_flash", None)
         job = None
     last = next(iter(area_search.pulls(engine, practice.id, 1)), None)
     if job is not None and job.done:
@@ -127,7 +128,9 @@ def live_search_panel(
         _finish(job)
         on_finished()
         job = None
-    kind, message = st.session_state.pop("live_flash", (None, None))
+    # The outcome stays until the next search: the map component's own reruns would wipe a
+    # message shown only once, and the user must see that the registry was unreachable.
+    kind, message = st.session_state.get("live_flash", (None, None))
     if kind:
         getattr(st, kind)(message)
 
@@ -147,6 +150,7 @@ def live_search_panel(
         if job is None:
 
             def start(refresh: bool) -> None:
+                st.session_state.pop("live_flash", None)
                 st.session_state["live_job"] = start_job(
                     engine, practice, radius_mi, list(groups), refresh, had_pull=last is not None
                 )
