@@ -11,10 +11,13 @@ import streamlit as st
 
 from components import referral_editor as ed
 from components.session import current_practice, get_engine
+from components.shell import ensure_app_shell
 from components.text import md_escape
 from services import importer
 from services import referrals as refs
 from services.exports import to_csv_bytes
+
+ensure_app_shell()
 
 practice = current_practice()
 st.title("Referral log")
