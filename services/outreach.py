@@ -22,22 +22,20 @@ from sqlalchemy.engine import Engine
 from services import db, playbook
 from services.activities import KIND_LABELS
 from services.geo import haversine_mi
+from services.playbook import (
+    IDENTIFY_PER_WEEK,
+    IDENTIFY_RADIUS_MI,
+    INTRO_KINDS,
+    INTROS_PER_WEEK,
+    NETWORKING_PER_MONTH,
+    REFERRAL_FOLLOW_UP_DAYS,
+    REFERRAL_FOLLOW_UP_KINDS,
+)
 from services.practices import Practice
 from services.specialties import GROUPS_BY_KEY
 
-#: Activity kinds that are an in-person outreach visit (the cadence counts these).
-VISIT_KINDS: tuple[str, ...] = ("visit", "lunch")
-#: Activity kinds that introduce the practice to a provider.
-INTRO_KINDS: tuple[str, ...] = ("intro_email", "letter")
-#: Activity kinds that follow up a referral received.
-REFERRAL_FOLLOW_UP_KINDS: tuple[str, ...] = ("thank_you", "loop_close")
-
-# The playbook's weekly actions (DESIGN §1) as numbers the checklist measures against.
-IDENTIFY_PER_WEEK = 5
-IDENTIFY_RADIUS_MI = 5.0
-INTROS_PER_WEEK = 2
-NETWORKING_PER_MONTH = 1
-REFERRAL_FOLLOW_UP_DAYS = 30
+# The playbook's numbers live in services/playbook.py, the one home of its definitions.
+VISIT_KINDS = playbook.OUTREACH_VISIT_KINDS
 
 ACTIVITY_COLUMNS = [
     "activity_id", "activity_date", "kind", "partner_id", "npi", "partner_name", "staff",

@@ -78,6 +78,18 @@ def is_active(last_referral: date | None, on: date) -> bool:
 
 #: Activity kinds that are in-person outreach visits (the 2–3 a week cadence counts them).
 OUTREACH_VISIT_KINDS: tuple[str, ...] = ("visit", "lunch")
+#: Activity kinds that introduce the practice to a provider.
+INTRO_KINDS: tuple[str, ...] = ("intro_email", "letter")
+#: Activity kinds that follow up a referral received.
+REFERRAL_FOLLOW_UP_KINDS: tuple[str, ...] = ("thank_you", "loop_close")
+# The playbook's weekly actions (DESIGN §1): identify 5 complementary providers within 5 miles,
+# send introductions to 2, schedule one networking activity a month, follow up within 30 days
+# on every referral received.
+IDENTIFY_PER_WEEK = 5
+IDENTIFY_RADIUS_MI = 5.0
+INTROS_PER_WEEK = 2
+NETWORKING_PER_MONTH = 1
+REFERRAL_FOLLOW_UP_DAYS = 30
 #: Referral statuses at or past each step of the conversion funnel, in order.
 FUNNEL_STEPS: tuple[tuple[str, frozenset[str]], ...] = (
     (

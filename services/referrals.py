@@ -31,7 +31,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services import activities, db
+from services import activities, db, playbook
 from services.exports import neutralize_frame
 from services.npi import is_valid_npi, npi_error
 
@@ -85,7 +85,7 @@ MAX_CATEGORY = 60
 MAX_VISITS = 500
 EARLIEST = date(1990, 1, 1)
 #: A received referral is owed a thank-you while it is younger than this many days.
-THANK_YOU_WINDOW_DAYS = 30
+THANK_YOU_WINDOW_DAYS = playbook.REFERRAL_FOLLOW_UP_DAYS
 OUTCOME_NOTE_STATUSES: frozenset[str] = frozenset({"evaluated", "discharged"})
 NAMED_PREFIX = "R"
 
