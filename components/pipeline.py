@@ -287,8 +287,8 @@ def partner_editor(engine: Engine, practice: Practice, row: pd.Series, today: da
     def save() -> None:
         day = st.session_state[k["day"]]
         stage = st.session_state[k["stage"]]
-        # stored in UTC like every other stage change; a past day is recorded at noon
-        when = db.utcnow() if day == date.today() else datetime.combine(day, time(12))
+        # local wall-clock time like every other stage change; a past day is recorded at noon
+        when = db.localnow() if day == date.today() else datetime.combine(day, time(12))
         try:
             moved = partners.update_partner(
                 engine,

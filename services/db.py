@@ -25,7 +25,15 @@ metadata = sa.MetaData()
 
 
 def utcnow() -> datetime:
+    """Naive UTC, for bookkeeping timestamps (created/updated, version tokens)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def localnow() -> datetime:
+    """Naive local time, for business dates staff reason about by the calendar (when a
+    partner was added, when a stage changed): they are compared with local dates such as
+    "today", so a change made at 8 pm must not land on tomorrow's date as UTC would."""
+    return datetime.now().replace(microsecond=0)
 
 
 schema_version = sa.Table(

@@ -43,7 +43,7 @@ def add_targets(
     Adding a provider already on the list is a no-op, so a double click or a rerun cannot
     create a second partner (the unique constraint backs this up under concurrency).
     """
-    when = when or db.utcnow()
+    when = when or db.localnow()
     wanted = list(dict.fromkeys(str(n).strip() for n in npis))
     bad = [n for n in wanted if not is_valid_npi(n)]
     if bad:
@@ -136,10 +136,9 @@ def update_partner(
     as the caller read it: when someone else saved the partner since, the change is refused
     instead of silently overwriting theirs.
     """
-    when = when or db.utcnow()
+    when = when or db.localnow()
     values: dict[str, object] = {}
-    # Times are stored in UTC (as add_targets does), so "today" is whichever is later.
-    if when.date() > max(date.today(), db.utcnow().date()):
+    if when.date() > date.today():
         raise PartnerError(f"date: {when.date().isoformat()} is in the future")
     if stage is not None and stage not in playbook.STAGES:
         raise PartnerError(f"stage: '{stage}' is not one of {', '.join(playbook.STAGES)}")
