@@ -15,6 +15,7 @@ from streamlit_folium import st_folium
 
 from components.provider_map import localize_assets
 from components.session import bump_provider_revision, get_engine
+from components.shell import ensure_app_shell
 from components.text import md_escape
 from services import geocoding
 from services.geo import RADIUS_MAX_MI, RADIUS_MIN_MI
@@ -35,6 +36,8 @@ from services.zipcentroids import centroid
 NEW = 0  # the picker's "new practice" entry
 FIELDS = ("set_npi", "set_name", "set_address", "set_city", "set_state", "set_zip")
 US_CENTER = (39.5, -98.35)
+
+ensure_app_shell()
 
 engine = get_engine()
 st.title("Settings")
