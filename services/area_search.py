@@ -188,7 +188,8 @@ def _query_all(
     cancel = threading.Event()
 
     def one(zip_code: str, text: str) -> SearchResult | None:
-        if cancel.is_set():
+        # A text the registry does not know (error 14) fails for every ZIP: ask once.
+        if cancel.is_set() or text in bad_texts:
             return None
         return client.search_all(
             postal_code=zip_code, taxonomy_description=text, address_purpose="LOCATION"

@@ -157,9 +157,11 @@ def test_unknown_texts_are_skipped_with_a_message(engine, practice, fake, monkey
         area_search, "taxonomy_descriptions", lambda g: ["Orthopaedic Surgery", "Bone Whispering"]
     )
     fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=1)
-    result = run(engine, practice, fake)
+    result = run(engine, practice, fake, max_workers=1)
     assert result.complete
     assert any("Bone Whispering" in m and "No taxonomy codes found" in m for m in result.messages)
+    asked = [r for r in fake.npi.requests if r["taxonomy_description"] == "Bone Whispering"]
+    assert len(asked) == 1  # not once per ZIP
 
 
 def test_an_interrupted_search_leaves_the_database_consistent_and_a_rerun_finishes(
