@@ -14,11 +14,14 @@ from components.session import (
     get_engine,
     provider_universe,
 )
+from components.shell import ensure_app_shell
 from services import area_search
 from services.geo import RADIUS_MAX_MI, RADIUS_MIN_MI, clamp_radius, radius_error
 from services.partners import PartnerError, add_targets
 from services.providers import partner_status, providers_near
 from services.specialties import GROUPS, GROUPS_BY_KEY, scored_group_keys
+
+ensure_app_shell()
 
 practice = current_practice()
 st.title("Provider map")

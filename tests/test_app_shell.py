@@ -22,6 +22,13 @@ def test_every_page_file_is_in_the_navigation():
 
 
 @pytest.mark.parametrize("page", PAGES)
+def test_every_page_asks_for_the_app_shell_first(page):
+    # a deep link on a fresh server would otherwise run the page without app.py
+    # (components/shell.py; the browser test is tests/e2e/test_deep_link.py)
+    assert "\nensure_app_shell()\n" in (ROOT / page).read_text()
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_page_runs_on_demo_data_with_the_demo_badge_and_practice_picker(app_test, page):
     at = app_test().run()
     at.switch_page(page).run()
