@@ -1,326 +1,43 @@
 """Settings: set up a real practice (from its NPI or a typed address), place it, edit, delete.
 
-Every change happens in a button callback: callbacks run before the script, so they may set
-the sidebar picker's widget state (a new practice becomes the current one) and the form's
-fields (an NPI lookup prefills them), which the script itself may not do once drawn.
+Every change happens in a button callback (components/practice_setup.py says why); this page
+only settles which practice the form edits and draws the sections in order.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
-import folium
 import streamlit as st
-from streamlit_folium import st_folium
 
-from components.provider_map import localize_assets
-from components.session import bump_provider_revision, get_engine
-from components.shell import ensure_app_shell
-from components.text import md_escape
-from services import geocoding
-from services.geo import RADIUS_MAX_MI, RADIUS_MIN_MI
-from services.npi import npi_error
-from services.npi_registry import RegistryClient, RegistryError
-from services.practices import (
-    PracticeError,
-    PracticeInput,
-    create_practice,
-    delete_practice,
-    get_practice,
-    list_practices,
-    update_practice,
-    validate_practice,
+from components.practice_setup import (
+    delete_section,
+    location_section,
+    practice_form,
+    practice_picker,
+    show_flash,
+    sync_pick,
 )
-from services.zipcentroids import centroid
-
-NEW = 0  # the picker's "new practice" entry
-FIELDS = ("set_npi", "set_name", "set_address", "set_city", "set_state", "set_zip")
-US_CENTER = (39.5, -98.35)
+from components.session import get_engine
+from components.shell import ensure_app_shell
+from services.practices import list_practices
 
 ensure_app_shell()
 
 engine = get_engine()
 st.title("Settings")
 
-
-def _flash(kind: str, message: str) -> None:
-    st.session_state["settings_flash"] = (kind, message)
-
-
-def _fill(practice_id: int) -> None:
-    """Load a practice (or blanks for a new one) into the form's widget keys."""
-    p = get_practice(engine, practice_id) if practice_id else None
-    st.session_state["set_npi"] = (p.npi if p else "") or ""
-    st.session_state["set_name"] = p.name if p else ""
-    st.session_state["set_address"] = (p.address if p else "") or ""
-    st.session_state["set_city"] = (p.city if p else "") or ""
-    st.session_state["set_state"] = (p.state if p else "") or ""
-    st.session_state["set_zip"] = (p.zip if p else "") or ""
-    st.session_state["set_start"] = (p.playbook_start if p else None) or date.today()
-    st.session_state["set_radius"] = float(p.default_radius_mi if p else 5.0)
-    st.session_state.pop("settings_pending", None)
-
-
-def _pick_changed() -> None:
-    st.session_state["settings_pick"] = st.session_state["_w_settings_pick"]
-    _fill(st.session_state["settings_pick"])
-
-
-def _make_current(practice_id: int | None) -> None:
-    """Point the sidebar at a practice (callback only: it sets the picker's widget state)."""
-    st.session_state["practice_id"] = practice_id
-    if practice_id is not None:
-        st.session_state["_w_practice"] = practice_id
-    st.session_state.pop("selected_npi", None)
-    for key in ("map_radius_mi", "map_groups"):  # the map re-reads the practice's default
-        st.session_state.pop(key, None)
-
-
-def _lookup() -> None:
-    """Prefill the form from the registry's record of the practice's own NPI."""
-    npi = str(st.session_state.get("set_npi") or "").strip()
-    problem = npi_error(npi)
-    if problem:
-        _flash("error", f"NPI {md_escape(npi) or '(empty)'}: {problem}.")
-        return
-    try:
-        record = RegistryClient(retries=1, backoff=0.3, timeout=(5, 15)).lookup(npi)
-    except RegistryError as exc:
-        _flash("warning", f"{exc} Type the name and address instead, or try again later.")
-        return
-    if record is None:
-        _flash("warning", f"The NPI Registry has no provider with NPI {npi}.")
-        return
-    st.session_state["set_name"] = record.name[:200]
-    st.session_state["set_address"] = record.address or ""
-    st.session_state["set_city"] = (record.city or "").title()
-    st.session_state["set_state"] = record.state or ""
-    st.session_state["set_zip"] = record.zip or ""
-    _flash(
-        "success",
-        f"Found **{md_escape(record.name)}** in the NPI Registry; check the details and save.",
-    )
-
-
-def _form_input(lat: float | None = None, lon: float | None = None, source: str | None = None,
-                precision: str | None = None) -> PracticeInput:  # fmt: skip
-    s = st.session_state
-    return PracticeInput(
-        name=s.get("set_name", ""), npi=s.get("set_npi"), address=s.get("set_address"),
-        city=s.get("set_city"), state=s.get("set_state"), zip=s.get("set_zip"),
-        playbook_start=s.get("set_start"), default_radius_mi=s.get("set_radius", 5.0),
-        lat=lat, lon=lon, geocode_source=source, geocode_precision=precision,
-    )  # fmt: skip
-
-
-def _commit(data: PracticeInput) -> None:
-    pick = st.session_state.get("settings_pick", NEW)
-    try:
-        if pick:
-            practice = update_practice(engine, pick, data)
-            verb = "Saved"
-        else:
-            practice = create_practice(engine, data)
-            verb = "Created"
-    except PracticeError as exc:
-        _flash("error", "Not saved: " + " ".join(exc.problems))
-        return
-    st.session_state["settings_pick"] = st.session_state["_w_settings_pick"] = practice.id
-    st.session_state.pop("settings_pending", None)
-    _make_current(practice.id)
-    bump_provider_revision()
-    where = {"address": "at its street address", "street": "on its street",
-             "zip": "at its ZIP code's centre (approximate)"}.get(
-        data.geocode_precision or "", "where you placed it")  # fmt: skip
-    _flash("success", f"{verb} **{md_escape(practice.name)}**, placed {where}.")
-
-
-def _save() -> None:
-    """Validate, geocode if the address is new, then save; offer manual placement on failure."""
-    data = _form_input()
-    try:
-        validate_practice(data)
-    except PracticeError as exc:
-        _flash("error", "Not saved: " + " ".join(exc.problems))
-        return
-    pick = st.session_state.get("settings_pick", NEW)
-    old = get_practice(engine, pick) if pick else None
-    clean = validate_practice(data)
-    address = geocoding.Address(clean.address, clean.city, clean.state, clean.zip)
-    if old is not None and old.located:
-        same = geocoding.address_key(old.address, old.city, old.state, old.zip) == address.key
-        if same:  # the address did not change: keep the location (maybe placed by hand)
-            _commit(_form_input(old.lat, old.lon, old.geocode_source, old.geocode_precision))
-            return
-    result, messages = geocoding.geocode_one(engine, address, zip_fallback=False)
-    if result is not None:
-        _commit(_form_input(result.lat, result.lon, result.source, result.precision))
-        return
-    st.session_state["settings_pending"] = {"messages": messages}
-    offline = " ".join(messages)
-    _flash(
-        "warning",
-        "We could not find this address"
-        + (f" ({md_escape(offline)})" if offline else "")
-        + ". Place the practice below: click the map or type its coordinates.",
-    )
-
-
-def _place(lat: float, lon: float, source: str, precision: str) -> None:
-    data = _form_input()
-    try:
-        clean = validate_practice(data)
-    except PracticeError as exc:
-        _flash("error", "Not saved: " + " ".join(exc.problems))
-        return
-    if source == "manual":
-        geocoding.store_manual(
-            engine, geocoding.Address(clean.address, clean.city, clean.state, clean.zip), lat, lon
-        )
-    _commit(_form_input(lat, lon, source, precision))
-
-
-def _place_typed() -> None:
-    _place(st.session_state["set_lat"], st.session_state["set_lon"], "manual", "address")
-
-
-def _place_zip(lat: float, lon: float) -> None:
-    _place(lat, lon, "zip_centroid", "zip")
-
-
-def _delete(practice_id: int) -> None:
-    try:
-        delete_practice(engine, practice_id)
-    except PracticeError as exc:
-        _flash("error", " ".join(exc.problems))
-        return
-    remaining = list_practices(engine)
-    _make_current(remaining[0].id if remaining else None)
-    st.session_state["settings_pick"] = st.session_state["_w_settings_pick"] = NEW
-    _fill(NEW)
-    st.session_state["set_confirm_delete"] = False
-    bump_provider_revision()
-    _flash("success", "Practice deleted with its targets, activities and referrals.")
-
-
-# --- the page -------------------------------------------------------------------------------
-
 practices = list_practices(engine)
 real = {p.id: p for p in practices if not p.is_demo}
-current = st.session_state.get("practice_id")
-if st.session_state.get("settings_pick") not in (NEW, *real):
-    st.session_state["settings_pick"] = current if current in real else NEW
-pick = st.session_state["settings_pick"]
-if "set_name" not in st.session_state or st.session_state.get("_settings_filled") != pick:
-    _fill(pick)
-    st.session_state["_settings_filled"] = pick
-st.session_state["_w_settings_pick"] = pick
+pick = sync_pick(engine, real)
+show_flash()
 
-kind, message = st.session_state.pop("settings_flash", (None, None))
-if kind:
-    getattr(st, kind)(message)
-
-st.subheader("Your practices")
-st.caption(
-    "The demo practice is separate from your own: it is reset from the sidebar and cannot be "
-    "edited here. Your practices use live NPI Registry data."
-)
-st.selectbox(
-    "Practice to edit",
-    options=[NEW, *real],
-    format_func=lambda pid: "➕ New practice" if pid == NEW else real[pid].name,
-    key="_w_settings_pick",
-    on_change=_pick_changed,
-)
-
-with st.container(border=True):
-    st.markdown("**Start from your NPI** (optional): we look it up to fill in the details.")
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    c1.text_input("Practice NPI", key="set_npi", max_chars=10, placeholder="10 digits")
-    c2.button("Look up NPI", key="set_lookup", on_click=_lookup)
-
-    st.text_input("Practice name", key="set_name", max_chars=200)
-    st.text_input("Street address", key="set_address", max_chars=300)
-    c1, c2, c3 = st.columns([3, 1, 1])
-    c1.text_input("City", key="set_city", max_chars=100)
-    c2.text_input("State", key="set_state", max_chars=2, placeholder="CO")
-    c3.text_input("ZIP", key="set_zip", max_chars=10)
-    c1, c2 = st.columns(2)
-    c1.date_input(
-        "Playbook start date",
-        key="set_start",
-        help="Phases and targets are counted from this day.",
-        format="YYYY-MM-DD",
-    )
-    c2.number_input(
-        "Default radius (miles)",
-        min_value=RADIUS_MIN_MI,
-        max_value=RADIUS_MAX_MI,
-        step=0.5,
-        key="set_radius",
-    )
-    st.button(
-        "Save practice" if pick else "Create practice",
-        key="set_save",
-        type="primary",
-        on_click=_save,
-    )
+practice_picker(engine, real)
+practice_form(engine, pick)
 
 chosen = real.get(pick)
 pending = st.session_state.get("settings_pending")
 if pending is not None or chosen is not None:
-    title = "Place the practice" if pending is not None else "Location"
-    with st.expander(title, expanded=pending is not None):
-        if chosen is not None and chosen.located and pending is None:
-            st.write(f"Now at {chosen.lat:.5f}, {chosen.lon:.5f}. To move it, click the map or "
-                     "type coordinates.")  # fmt: skip
-        zc = centroid(st.session_state.get("set_zip"))
-        if chosen is not None and chosen.located:
-            center, zoom = (chosen.lat, chosen.lon), 15
-        elif zc is not None:
-            center, zoom = (zc.lat, zc.lon), 13
-        else:
-            center, zoom = US_CENTER, 4
-        m = folium.Map(location=center, zoom_start=zoom, tiles="OpenStreetMap")
-        if chosen is not None and chosen.located:
-            folium.Marker((chosen.lat, chosen.lon), tooltip="Current location").add_to(m)
-        localize_assets(m)
-        returned = st_folium(m, height=320, returned_objects=["last_clicked"], key="place_map")
-        click = (returned or {}).get("last_clicked")
-        if isinstance(click, dict) and click != st.session_state.get("settings_last_click"):
-            st.session_state["settings_last_click"] = click
-            st.session_state["set_lat"] = round(float(click["lat"]), 6)
-            st.session_state["set_lon"] = round(float(click["lng"]), 6)
-        st.session_state.setdefault("set_lat", round(center[0], 6))
-        st.session_state.setdefault("set_lon", round(center[1], 6))
-        c1, c2 = st.columns(2)
-        c1.number_input("Latitude", min_value=-90.0, max_value=90.0, format="%.6f", key="set_lat")
-        c2.number_input(
-            "Longitude", min_value=-180.0, max_value=180.0, format="%.6f", key="set_lon"
-        )
-        b1, b2 = st.columns(2)
-        b1.button("Place practice here", key="set_place", on_click=_place_typed)
-        if zc is not None and pending is not None:
-            b2.button(
-                f"Use the centre of ZIP {zc.zip_code} (approximate)",
-                key="set_place_zip",
-                on_click=_place_zip,
-                args=(zc.lat, zc.lon),
-            )
-        st.caption("Map data © OpenStreetMap contributors.")
+    location_section(engine, chosen, pending)
 
 if chosen is not None:
     st.page_link("pages/map.py", label="Find providers around this practice", icon="🗺️")
-    with st.expander("Delete this practice"):
-        st.write(
-            "Deletes the practice with its targets, activities, referrals and searches. "
-            "Providers found by its searches stay (they are public registry data)."
-        )
-        confirm = st.checkbox("Yes, delete it and its history", key="set_confirm_delete")
-        st.button(
-            "Delete practice",
-            key="set_delete",
-            disabled=not confirm,
-            on_click=_delete,
-            args=(chosen.id,),
-        )
+    delete_section(engine, chosen)
