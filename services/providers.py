@@ -15,8 +15,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db, playbook
+from services import db
 from services.geo import within_radius
+from services.partners import list_partners
 from services.practices import Practice
 from services.scoring import score_frame
 from services.specialties import group_label, specialty_label
@@ -56,35 +57,10 @@ def load_providers(engine: Engine, practice: Practice) -> pd.DataFrame:
 
 
 def partner_status(engine: Engine, practice_id: int, today: date | None = None) -> pd.DataFrame:
-    """npi → partner id, stage and whether the partnership is active (from the referral log)."""
-    today = today or date.today()
-    last_ref = (
-        sa.select(
-            db.referral.c.partner_npi.label("npi"),
-            sa.func.max(db.referral.c.referral_date).label("last_referral"),
-        )
-        .where(db.referral.c.practice_id == practice_id, db.referral.c.referral_date <= today)
-        .group_by(db.referral.c.partner_npi)
-        .subquery()
-    )
-    query = (
-        sa.select(
-            db.partner.c.npi,
-            db.partner.c.id.label("partner_id"),
-            db.partner.c.stage,
-            last_ref.c.last_referral,
-        )
-        .select_from(db.partner.outerjoin(last_ref, last_ref.c.npi == db.partner.c.npi))
-        .where(db.partner.c.practice_id == practice_id)
-    )
-    with engine.connect() as conn:
-        df = pd.DataFrame(
-            conn.execute(query).all(), columns=["npi", "partner_id", "stage", "last_referral"]
-        )
-    df["active"] = [
-        playbook.is_active(d if isinstance(d, date) else None, today) for d in df["last_referral"]
-    ]
-    return df
+    """npi → partner id, stage and whether the partnership is active (from the referral log);
+    the map's view of `partners.list_partners`, so both count "active" the same way."""
+    partners = list_partners(engine, practice_id, today)
+    return partners[["npi", "partner_id", "stage", "last_referral", "active"]]
 
 
 def providers_near(
