@@ -122,6 +122,12 @@ def _all_descs(result: dict[str, Any]) -> list[str]:
     return texts
 
 
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class FakeNpiRegistry:
     """The registry's behaviour; tests set `mode` or the counters to make it misbehave."""
@@ -132,6 +138,9 @@ class FakeNpiRegistry:
     mode: str = "ok"
     fail_first: int = 0  # answer this many requests with HTTP 500, then behave
     slow_seconds: float = 3.0
+    #: Cleared by a test that must catch a search while it runs: every request waits for it
+    #: (up to 30 s), so the outcome does not depend on how fast a loaded CI machine is.
+    release: threading.Event = field(default_factory=lambda: _set_event())
     requests: list[dict[str, str]] = field(default_factory=list)
     user_agents: list[str] = field(default_factory=list)
     in_flight: int = 0
@@ -148,6 +157,7 @@ class FakeNpiRegistry:
             if failing:
                 self.fail_first -= 1
         try:
+            self.release.wait(timeout=30)
             if self.latency:
                 time.sleep(self.latency)
             if failing or self.mode == "status500":

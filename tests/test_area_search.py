@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date
 
@@ -204,8 +205,21 @@ def test_stop_during_queries_records_nothing(engine, practice, fake):
 
 
 def test_concurrency_is_bounded_at_four(engine, practice, fake):
-    fake.npi.latency = 0.05
-    run(engine, practice, fake, radius=3.0, max_workers=16)
+    # The registry holds its answers, so the cap is reached however slow the machine is.
+    fake.npi.release.clear()
+    worker = threading.Thread(target=run, args=(engine, practice, fake),
+                              kwargs={"radius": 3.0, "max_workers": 16})  # fmt: skip
+    worker.start()
+    try:
+        deadline = time.monotonic() + 15
+        while fake.npi.in_flight < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # room for a fifth request, were the cap broken
+        assert fake.npi.in_flight == 4
+    finally:
+        fake.npi.release.set()
+        worker.join(timeout=60)
+    assert not worker.is_alive()
     assert fake.npi.max_in_flight == 4
 
 
@@ -321,15 +335,20 @@ def test_map_page_offline_says_so_once_and_keeps_the_saved_providers(app_test, l
 def test_map_page_search_survives_reruns_and_stops_when_asked(app_test, live_env):
     fake = live_env
     fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=2)
-    fake.npi.latency = 1.0  # slow enough to be caught running
-    at, _ = _open_real_practice(app_test)
-    at.button(key="live_search_btn").click().run()
-    at.run()  # a rerun (any click) while it runs does not stop it
-    at.run()
-    assert at.session_state["live_job"].thread.is_alive()
-    assert at.button(key="live_stop")
-    at.button(key="live_stop").click().run()
-    assert at.session_state["live_job"].cancel.is_set()
+    fake.npi.release.clear()  # the registry holds every answer until the test lets it go
+    try:
+        at, _ = _open_real_practice(app_test)
+        at.button(key="live_search_btn").click().run()
+        at.run()  # a rerun (any click) while it runs does not stop it
+        at.run()
+        job = at.session_state["live_job"]
+        assert job.thread.is_alive()
+        assert at.button(key="live_stop")
+        at.button(key="live_stop").click().run()
+        assert job.cancel.is_set()
+        assert at.session_state["live_job"] is job  # still running: it ends after this step
+    finally:
+        fake.npi.release.set()
     deadline = time.monotonic() + 30
     while at.session_state.get("live_job"):
         assert time.monotonic() < deadline
