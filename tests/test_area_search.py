@@ -345,8 +345,7 @@ def test_map_page_search_survives_reruns_and_stops_when_asked(app_test, live_env
         assert job.thread.is_alive()
         assert at.button(key="live_stop")
         at.button(key="live_stop").click().run()
-        assert job.cancel.is_set()
-        assert at.session_state["live_job"] is job  # still running: it ends after this step
+        assert job.cancel.is_set()  # queries in flight are abandoned: the job may end at once
     finally:
         fake.npi.release.set()
     deadline = time.monotonic() + 30
