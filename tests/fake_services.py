@@ -140,7 +140,7 @@ class FakeNpiRegistry:
     slow_seconds: float = 3.0
     #: Cleared by a test that must catch a search while it runs: every request waits for it
     #: (up to 30 s), so the outcome does not depend on how fast a loaded CI machine is.
-    release: threading.Event = field(default_factory=lambda: _set_event())
+    release: threading.Event = field(default_factory=_set_event)
     requests: list[dict[str, str]] = field(default_factory=list)
     user_agents: list[str] = field(default_factory=list)
     in_flight: int = 0
