@@ -22,3 +22,17 @@ def ensure_app_shell() -> None:
     if PagesManager is not None and getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def page_preamble(title: str, *, missing: str = "Pick a practice in the sidebar."):  # noqa: ANN201
+    """What every page starts with: the app shell, its title, and the practice picked in the
+    sidebar (the page stops with `missing` when there is none). Returns (engine, practice)."""
+    from components.session import current_practice, get_engine
+
+    ensure_app_shell()
+    practice = current_practice()
+    st.title(title)
+    if practice is None:
+        st.info(missing)
+        st.stop()
+    return get_engine(), practice
