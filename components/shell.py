@@ -11,6 +11,9 @@ through app.py like every other run. It touches one Streamlit internal, kept her
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.engine import Engine
+
+from services.practices import Practice
 
 try:
     from streamlit.runtime.pages_manager import PagesManager
@@ -24,7 +27,9 @@ def ensure_app_shell() -> None:
         st.rerun()
 
 
-def page_preamble(title: str, *, missing: str = "Pick a practice in the sidebar."):  # noqa: ANN201
+def page_preamble(
+    title: str, *, missing: str = "Pick a practice in the sidebar."
+) -> tuple[Engine, Practice]:
     """What every page starts with: the app shell, its title, and the practice picked in the
     sidebar (the page stops with `missing` when there is none). Returns (engine, practice)."""
     from components.session import current_practice, get_engine
