@@ -9,6 +9,9 @@ plain text. Numbers are left alone: -3 stays a number.
 
 from __future__ import annotations
 
+import io
+from datetime import date, datetime
+
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -34,3 +37,15 @@ def neutralize_frame(df: pd.DataFrame) -> pd.DataFrame:
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """UTF-8 CSV (with BOM, so Excel detects the encoding) of a neutralized copy of `df`."""
     return neutralize_frame(df).to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str = "Referrals") -> bytes:
+    """An .xlsx of a neutralised copy of `frame` (no cell can be read as a formula)."""
+    safe = neutralize_frame(frame)
+    for col in safe.columns:
+        if safe[col].map(lambda v: isinstance(v, (date, datetime))).any():
+            safe[col] = pd.to_datetime(safe[col]).dt.date
+    out = io.BytesIO()
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        safe.to_excel(writer, index=False, sheet_name=sheet_name)
+    return out.getvalue()
