@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,9 +22,59 @@ from services import db, demo  # noqa: E402
 TODAY = date(2026, 11, 27)
 
 
+#: `REFERRAL_ATLAS_TEST_DB=postgresql` runs the suite on a throwaway PostgreSQL cluster
+#: (tests/pg_cluster.py) instead of SQLite files; `make test` runs it both ways.
+TEST_DB = os.environ.get("REFERRAL_ATLAS_TEST_DB", "sqlite").lower()
+ON_POSTGRES = TEST_DB in ("postgresql", "postgres", "pg")
+if TEST_DB not in ("sqlite", "postgresql", "postgres", "pg"):
+    raise pytest.UsageError(f"REFERRAL_ATLAS_TEST_DB must be sqlite or postgresql, not {TEST_DB}")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """One PostgreSQL cluster for the whole run, with a template at the current schema."""
+    from tests.pg_cluster import Cluster
+
+    cluster = Cluster().start()
+    try:
+        cluster.template = cluster.make_template()  # type: ignore[attr-defined]
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'atlas.db'}"
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty-of-data database for one test: a SQLite file, or a PostgreSQL database
+    copied from the cluster's template when the run is on PostgreSQL."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path / 'atlas.db'}"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.create_database(template=cluster.template)
+    yield url
+    cluster.drop_database(sa.engine.make_url(url).database)
+
+
+@pytest.fixture
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """A factory of new databases with no tables at all (a first start, an old schema built by
+    hand, a restore target), on the run's database kind; dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        if ON_POSTGRES:
+            url = request.getfixturevalue("pg_cluster").create_database()
+        else:
+            url = f"sqlite:///{tmp_path / f'empty{len(made)}.db'}"
+        made.append(url)
+        return url
+
+    yield make
+    if ON_POSTGRES:
+        cluster = request.getfixturevalue("pg_cluster")
+        for url in made:
+            cluster.drop_database(sa.engine.make_url(url).database)
 
 
 @pytest.fixture

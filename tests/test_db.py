@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+import re
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,9 @@ def test_fresh_database_has_every_table_at_latest_version(engine):
         assert db.current_version(conn) == db.latest_version()
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(engine):
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    # SQLite's own settings: checked on a SQLite file in both runs of the suite.
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
@@ -43,31 +45,57 @@ def test_url_comes_from_the_environment(monkeypatch, tmp_path):
     assert config.database_url() == url
 
 
-def _v1_database(path: Path) -> None:
-    con = sqlite3.connect(path)
-    con.executescript((FIXTURES / "schema_v1.sql").read_text())
-    con.execute(
-        "INSERT INTO practice (id, name, default_radius_mi, is_demo, created_at, updated_at) "
-        "VALUES (7, 'Old Practice', 4.0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-    )
-    con.execute(
-        "INSERT INTO provider (npi, entity_type, name, data_source) "
-        "VALUES ('1234567893', 'individual', 'Dr Kept', 'manual')"
-    )
-    con.execute(
-        "INSERT INTO referral (practice_id, partner_npi, direction, referral_date, status, "
-        "version, created_at, updated_at) VALUES (7, '1234567893', 'received', '2026-02-01', "
-        "'received', 1, '2026-02-01 00:00:00', '2026-02-01 00:00:00')"
-    )
-    con.commit()
-    con.close()
+def _v1_script(dialect: str) -> list[str]:
+    """The frozen version-1 schema as statements for `dialect`. The file is SQLite's DDL; on
+    PostgreSQL the same schema, as SQLAlchemy created it there, differs only in the spelling of
+    timestamps and of auto-numbered keys."""
+    script = (FIXTURES / "schema_v1.sql").read_text()
+    script = "\n".join(line for line in script.splitlines() if not line.startswith("--"))
+    if dialect == "postgresql":
+        script = script.replace(" DATETIME", " TIMESTAMP WITHOUT TIME ZONE")
+        script = re.sub(r"^\tid INTEGER NOT NULL", "\tid SERIAL NOT NULL", script, flags=re.M)
+    return [s.strip() for s in script.split(";") if s.strip()]
 
 
-def test_version_1_database_upgrades_in_place_to_the_current_schema(tmp_path):
-    old = tmp_path / "old.db"
+def _v1_database(url: str) -> None:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    pending = _v1_script(engine.dialect.name)
+    with engine.connect() as conn:
+        # PostgreSQL checks a foreign key's table exists when it is declared; the file lists
+        # tables alphabetically, so create what can be created until everything is there.
+        while pending:
+            left = []
+            for statement in pending:
+                try:
+                    with conn.begin():
+                        conn.exec_driver_sql(statement)
+                except sa.exc.ProgrammingError:
+                    left.append(statement)
+            assert len(left) < len(pending), f"cannot build the v1 schema: {left[0]}"
+            pending = left
+        with conn.begin():
+            conn.exec_driver_sql(
+                "INSERT INTO practice (id, name, default_radius_mi, is_demo, created_at, "
+                "updated_at) VALUES (7, 'Old Practice', 4.0, FALSE, '2026-01-01 00:00:00', "
+                "'2026-01-01 00:00:00')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO provider (npi, entity_type, name, data_source) "
+                "VALUES ('1234567893', 'individual', 'Dr Kept', 'manual')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO referral (practice_id, partner_npi, direction, referral_date, "
+                "status, version, created_at, updated_at) VALUES (7, '1234567893', 'received', "
+                "'2026-02-01', 'received', 1, '2026-02-01 00:00:00', '2026-02-01 00:00:00')"
+            )
+    engine.dispose()
+
+
+def test_version_1_database_upgrades_in_place_to_the_current_schema(empty_db_url):
+    old = empty_db_url()
     _v1_database(old)
-    engine = db.make_engine(f"sqlite:///{old}")
-    fresh = db.make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    engine = db.make_engine(old)
+    fresh = db.make_engine(empty_db_url())
     # the upgraded database has exactly the tables and columns of a new one...
     assert _columns(engine) == _columns(fresh)
     with engine.connect() as conn:
@@ -76,13 +104,24 @@ def test_version_1_database_upgrades_in_place_to_the_current_schema(tmp_path):
         assert conn.execute(sa.select(db.practice.c.name)).scalar() == "Old Practice"
         assert conn.execute(sa.select(db.provider.c.name)).scalar() == "Dr Kept"
         assert conn.execute(sa.select(sa.func.count()).select_from(db.referral)).scalar() == 1
+    # ...and new rows still get their keys numbered by the database
+    with engine.begin() as conn:
+        new_id = conn.execute(
+            db.referral.insert().values(
+                practice_id=7, partner_npi="1234567893", direction="received",
+                referral_date=sa.func.current_date(), status="received", version=1,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+    assert new_id is not None
+    engine.dispose()
+    fresh.dispose()
 
 
 def test_upgrade_runs_missing_steps_in_order_and_a_failed_step_leaves_the_last_good_version(
-    tmp_path, monkeypatch
+    empty_db_url, monkeypatch
 ):
-    path = tmp_path / "old.db"
-    _v1_database(path)
+    url = empty_db_url()
+    _v1_database(url)
     ran: list[int] = []
     latest = db.latest_version()
 
@@ -97,7 +136,7 @@ def test_upgrade_runs_missing_steps_in_order_and_a_failed_step_leaves_the_last_g
 
     monkeypatch.setitem(db.MIGRATIONS, latest + 1, add_column)
     monkeypatch.setitem(db.MIGRATIONS, latest + 2, broken)
-    engine = sa.create_engine(f"sqlite:///{path}")
+    engine = sa.create_engine(url)
     with pytest.raises(RuntimeError, match="disk full"):
         db.upgrade(engine)
     assert ran == [latest + 1, latest + 2]
@@ -105,15 +144,17 @@ def test_upgrade_runs_missing_steps_in_order_and_a_failed_step_leaves_the_last_g
         assert db.current_version(conn) == latest + 1
         # the failed step rolled back: its update is not there
         assert conn.execute(sa.text("SELECT motto FROM practice")).scalar() is None
+    engine.dispose()
 
 
-def test_database_newer_than_the_app_is_refused_clearly(tmp_path):
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+def test_database_newer_than_the_app_is_refused_clearly(empty_db_url):
+    url = empty_db_url()
+    engine = db.make_engine(url)
     with engine.begin() as conn:
         conn.execute(db.schema_version.insert().values(version=db.latest_version() + 5))
     engine.dispose()
     with pytest.raises(db.StorageError, match="newer than this app"):
-        db.make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+        db.make_engine(url)
 
 
 def test_corrupt_database_file_gives_a_readable_error(tmp_path):
