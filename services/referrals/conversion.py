@@ -6,26 +6,14 @@ from typing import Any
 
 import pandas as pd
 
+from services import metrics
 from services.referrals.cells import FUNNEL, LEAKAGE_REASON, as_datetime
-
-_RANK = {"received": 0, "scheduled": 1, "evaluated": 2, "in_care": 3, "discharged": 4}
 
 
 def _reached(status: pd.Series, lost_reason: pd.Series) -> pd.DataFrame:
-    """Which funnel stages each referral reached. A lost referral reached `received`; a no-show
-    was also `scheduled` (it had an appointment to miss)."""
-    rank = status.map(_RANK)
-    lost = status == "lost"
-    rank = rank.where(~lost, 0).astype(float)
-    rank = rank.where(~(lost & (lost_reason == "no_show")), 1)
-    return pd.DataFrame(
-        {
-            "received": rank >= 0,
-            "scheduled": rank >= 1,
-            "evaluated": rank >= 2,
-            "discharged": rank >= 4,
-        }
-    )
+    """Which funnel stages each referral reached: the one definition in `services.metrics`
+    (a lost referral reached `received`; a no-show was also `scheduled`)."""
+    return metrics.funnel_reached(status, lost_reason)[list(FUNNEL)]
 
 
 def _facts(received: pd.DataFrame) -> pd.DataFrame:
@@ -35,11 +23,12 @@ def _facts(received: pd.DataFrame) -> pd.DataFrame:
         as_datetime(received["first_visit_date"]) - as_datetime(received["referral_date"])
     ).dt.days
     lost = received["status"] == "lost"
+    leaked = metrics.is_leaked(received["status"], received["lost_reason"])
     return reached.assign(
         partner_npi=received["partner_npi"].to_numpy(),
         days=days.to_numpy(),
         lost=lost.to_numpy(),
-        leaked=(lost & (received["lost_reason"] == LEAKAGE_REASON)).to_numpy(),
+        leaked=leaked.to_numpy(),
     )
 
 
