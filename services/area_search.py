@@ -1,6 +1,6 @@
 """Area search: the registry's providers around a practice, stored, geocoded and dated.
 
-The registry has no radius parameter (DESIGN §4), so a search is many small ones: every ZIP
+The registry has no radius parameter, so a search is many small ones: every ZIP
 whose centroid lies within the radius plus a margin (a ZIP's area reaches past its centroid),
 times every taxonomy text the chosen specialty groups need, each with
 `address_purpose=LOCATION` so a mailing address elsewhere does not bring a provider in. The
@@ -12,6 +12,11 @@ providers are upserted in one transaction after all queries returned; geocoding 
 chunk to the cache and then to the providers; the `npi_pull` row (with the providers it found)
 is written last. An interrupted run therefore records no pull, and a rerun redoes the queries
 and finds the geocoding already cached.
+
+Every registry query has a total deadline (30 s, retries included: services/http_deadline.py).
+When the registry stops answering, the search ends with how many queries were done, and the
+providers that did arrive are stored and placed (but no pull is recorded: it is incomplete).
+A Stop abandons the queries in flight at once instead of waiting for their answers.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from services import db, geocoding
 from services.geo import haversine_mi
+from services.http_deadline import Stopped
 from services.npi_registry import (
     ProviderRecord,
     RegistryClient,
@@ -69,7 +75,7 @@ def taxonomy_descriptions(group_keys: Iterable[str]) -> list[str]:
     (or its self-named general code, 208VP0000X "Pain Medicine") queries the classification,
     which matches all its specializations; otherwise each code's
     specialization is queried ("Sports Medicine" for 207QS0010X). Texts with a comma are
-    skipped: the registry matches nothing with them (DESIGN §4).
+    skipped: the registry matches nothing with them.
     """
     texts: list[str] = []
     for key in group_keys:
@@ -154,7 +160,8 @@ class AreaSearchResult:
     found: int = 0  # providers within the radius, geocoded
     new: int = 0
     queries: int = 0
-    offline: str | None = None  # the registry could not be reached: the message to show
+    offline: str | None = None  # the registry stopped answering: the message to show
+    kept: int = 0  # providers kept from an incomplete (offline) search
     stopped: bool = False
     messages: list[str] = field(default_factory=list)
 
@@ -176,7 +183,10 @@ def _query_all(
     should_stop: Callable[[], bool],
     max_workers: int,
 ) -> list[ProviderRecord] | None:
-    """Run the (ZIP, text) queries with at most `max_workers` in flight; None if cut short.
+    """Run the (ZIP, text) queries with at most `max_workers` in flight; None if stopped.
+
+    When the registry stops answering, `result.offline` says how far it got and the records
+    that arrived are returned, so they are kept.
 
     Futures are collected in the calling thread, so the progress callback (a Streamlit widget)
     is never called from a worker thread. If the caller is interrupted (a Streamlit rerun
@@ -192,7 +202,10 @@ def _query_all(
         if cancel.is_set() or text in bad_texts:
             return None
         return client.search_all(
-            postal_code=zip_code, taxonomy_description=text, address_purpose="LOCATION"
+            should_stop=cancel.is_set,
+            postal_code=zip_code,
+            taxonomy_description=text,
+            address_purpose="LOCATION",
         )
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, MAX_IN_FLIGHT)))
@@ -200,6 +213,7 @@ def _query_all(
         futures: dict[Future, tuple[str, str]] = {pool.submit(one, z, t): (z, t) for z, t in pairs}
         pending = set(futures)
         done_count = 0
+        answered = 0  # queries the registry answered (an unknown text counts: it was asked)
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -207,19 +221,28 @@ def _query_all(
                 done_count += 1
                 try:
                     out = fut.result()
+                except Stopped:
+                    continue
                 except RegistryQueryError as exc:
+                    answered += 1
                     bad_texts.setdefault(text, str(exc))
                     continue
                 except RegistryUnavailable as exc:
-                    result.offline = str(exc)
+                    # The registry is down or hung (each query already had its own deadline
+                    # and retries): end here, and keep what arrived.
+                    result.offline = (
+                        f"The NPI Registry is not answering: {answered:,} of {len(pairs):,} "
+                        f"queries are done ({exc.reason}). Try again later."
+                    )
+                    cancel.set()
+                    result.queries = answered
+                    return records
                 except RegistryError as exc:
                     result.messages.append(str(exc))
                     continue
-                if result.offline:
-                    cancel.set()
-                    return None
                 if out is None:
                     continue
+                answered += 1
                 records.extend(out.records)
                 if out.capped:
                     capped.append(f"{text} in {zip_code}")
@@ -324,6 +347,32 @@ def _apply_geocodes(engine: Engine, npis: list[str], refresh: bool, **geo_kwargs
     return report
 
 
+def _keep_partial(
+    engine: Engine,
+    records: list[ProviderRecord],
+    groups: set[str],
+    today: date,
+    refresh: bool,
+    stop: Callable[[], bool],
+    geocode_options: dict | None,
+    result: AreaSearchResult,
+) -> None:
+    kept: dict[str, tuple[ProviderRecord, str]] = {}
+    for rec in records:
+        group = _wanted(rec, groups)
+        if group and rec.npi not in kept:
+            kept[rec.npi] = (rec, group)
+    result.kept = len(kept)
+    if not kept:
+        return
+    _upsert(engine, kept, today)
+    report = _apply_geocodes(
+        engine, list(kept), refresh, should_stop=stop, **(geocode_options or {})
+    )
+    result.messages.extend(report.messages)
+    result.stopped = report.stopped
+
+
 def run_area_search(
     engine: Engine,
     practice: Practice,
@@ -368,6 +417,11 @@ def run_area_search(
     records = _query_all(client, pairs, result, progress, stop, max_workers)
     if records is None:
         return result
+    if result.offline:
+        # Keep the providers that arrived (stored and placed), but record no pull: the search
+        # is incomplete, so the next one queries everything again.
+        _keep_partial(engine, records, group_set, today, refresh, stop, geocode_options, result)
+        return result
 
     kept: dict[str, tuple[ProviderRecord, str]] = {}
     for rec in records:
@@ -391,16 +445,19 @@ def run_area_search(
 
     t = db.provider
     npis = list(kept)
-    found = 0
+    # "Found within the radius" and "new" count the same set: the geocoded providers inside
+    # the circle (the search also reaches a margin beyond it).
+    within: set[str] = set()
     with engine.connect() as conn:
         for i in range(0, len(npis), 500):
             for r in conn.execute(
-                sa.select(t.c.lat, t.c.lon).where(
+                sa.select(t.c.npi, t.c.lat, t.c.lon).where(
                     t.c.npi.in_(npis[i : i + 500]), t.c.lat.is_not(None)
                 )
             ):
                 if haversine_mi(lat, lon, r.lat, r.lon) <= radius_mi:
-                    found += 1
+                    within.add(r.npi)
+    found = len(within)
 
     previous = pulls(engine, practice.id, 1)
     params = {
@@ -409,7 +466,7 @@ def run_area_search(
         "queries": len(pairs),
     }  # fmt: skip
     with engine.begin() as conn:
-        new = len(set(npis) - _pull_npis(conn, previous[0].id)) if previous else len(inserted)
+        new = len(within - _pull_npis(conn, previous[0].id)) if previous else len(within & inserted)
         now = db.utcnow()
         pull_id = conn.execute(
             db.npi_pull.insert().values(

@@ -1,4 +1,4 @@
-"""The geocoding cascade of DESIGN §4: cache → Census batch → Nominatim → ZIP centroid.
+"""The geocoding cascade: cache → Census batch → Nominatim → ZIP centroid.
 
 Why a cascade: the Census batch geocoder is free, allows bulk use and lets results be stored,
 so it takes everything it can (10,000 rows per request); Nominatim's policy allows one request
@@ -11,12 +11,15 @@ and a rerun only does the rest: a cached key is never geocoded twice.
 
 Failures are reported, not swallowed: when a service cannot be reached the run says so once,
 skips that service for the rest of the run and carries on with the next step of the cascade.
+Every request has a total deadline (services/http_deadline.py: 30 s for a Census batch, 10 s for
+a Nominatim call, retries included), and a Stop abandons a request in flight at once.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -26,11 +29,27 @@ from urllib.parse import urlparse
 
 import requests
 import sqlalchemy as sa
-from geopy.exc import GeopyError
+from geopy.exc import (
+    GeocoderParseError,
+    GeocoderRateLimited,
+    GeocoderTimedOut,
+    GeocoderUnavailable,
+    GeopyError,
+)
 from sqlalchemy.engine import Connection, Engine
 
 from services import config, db
-from services.npi_registry import is_timeout, make_session, user_agent
+from services.http_deadline import (
+    Deadline,
+    ServiceFailure,
+    StopCheck,
+    Stopped,
+    call_within,
+    deadline_seconds,
+    pause,
+    send,
+)
+from services.npi_registry import make_session, user_agent
 from services.zipcentroids import centroid, zip5
 
 DEFAULT_CENSUS_URL = "https://geocoding.geo.census.gov/geocoder"
@@ -43,6 +62,8 @@ CENSUS_CHUNK = 2_000
 _CACHE_READ_CHUNK = 500
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
+
+logger = logging.getLogger(__name__)
 
 
 class GeocodingUnavailable(RuntimeError):
@@ -195,43 +216,68 @@ def census_csv(rows: Sequence[tuple[str, Address]]) -> bytes:
 
 
 class CensusGeocoder:
-    """The US Census batch geocoder (multipart upload of a CSV, CSV back)."""
+    """The US Census batch geocoder (multipart upload of a CSV, CSV back).
+
+    `timeout` is (connect, read) per try; `deadline` bounds one batch request, retries
+    included (at most 30 s, see services/http_deadline.py)."""
 
     def __init__(
         self,
         url: str | None = None,
         *,
-        timeout: tuple[float, float] = (5.0, 300.0),
+        timeout: tuple[float, float] = (5.0, 30.0),
         retries: int = 2,
         backoff: float = 1.0,
+        deadline: float | None = None,
         session: requests.Session | None = None,
     ) -> None:
         self.url = (url or DEFAULT_CENSUS_URL).rstrip("/") + "/locations/addressbatch"
         self.timeout = timeout
-        self.session = session or make_session(retries, backoff, pool_size=2)
+        self.retries = retries
+        self.backoff = backoff
+        self.deadline = deadline_seconds("census") if deadline is None else deadline
+        self.session = session or make_session(pool_size=2)
 
-    def geocode_batch(self, rows: Sequence[tuple[str, Address]]) -> dict[str, CensusRow]:
+    def geocode_batch(
+        self, rows: Sequence[tuple[str, Address]], should_stop: StopCheck | None = None
+    ) -> dict[str, CensusRow]:
         if len(rows) > CENSUS_MAX_ROWS:
             raise ValueError(f"the Census batch takes at most {CENSUS_MAX_ROWS} rows")
         if not rows:
             return {}
         try:
-            resp = self.session.post(
-                self.url,
+            resp = send(
+                self.session, "POST", self.url, service="Census geocoder",
                 files={"addressFile": ("addresses.csv", census_csv(rows), "text/csv")},
-                data={"benchmark": CENSUS_BENCHMARK},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            if is_timeout(exc):
-                raise GeocodingUnavailable("The Census geocoder did not answer in time.") from exc
-            raise GeocodingUnavailable("The Census geocoder could not be reached.") from exc
+                data={"benchmark": CENSUS_BENCHMARK}, deadline=self.deadline,
+                timeout=self.timeout, retries=self.retries, backoff=self.backoff,
+                should_stop=should_stop,
+            )  # fmt: skip
+        except ServiceFailure as exc:
+            logger.warning("Census batch of %d rows failed: %s", len(rows), exc.detail)
+            raise GeocodingUnavailable(_CENSUS_FAILURES[exc.kind]) from exc
         if resp.status_code >= 400:
             raise GeocodingUnavailable(f"The Census geocoder answered HTTP {resp.status_code}.")
         body = resp.text
         if "html" in resp.headers.get("Content-Type", "").lower() or body.lstrip()[:1] == "<":
             raise GeocodingUnavailable("The Census geocoder answered with a web page, not data.")
-        return parse_census_csv(body)
+        if not body.endswith("\n"):
+            # Every line of a whole answer ends in a newline; without it the last line may hold
+            # a half-written coordinate, so none of it is trusted.
+            logger.warning("Census answer cut short (%d bytes), ends %.80r", len(body), body[-80:])
+            raise GeocodingUnavailable("The Census geocoder's answer was cut short.")
+        parsed = parse_census_csv(body)
+        if len(parsed) < len(rows):  # the missing ones go on down the cascade
+            logger.warning("Census answered %d of %d rows.", len(parsed), len(rows))
+        return parsed
+
+
+_CENSUS_FAILURES = {
+    "timeout": "The Census geocoder did not answer in time.",
+    "unreachable": "The Census geocoder could not be reached.",
+    "busy": "The Census geocoder asked us to slow down.",
+    "truncated": "The Census geocoder's answer was cut short.",
+}
 
 
 # --- Nominatim (geopy) ----------------------------------------------------------------------
@@ -250,17 +296,26 @@ def _shared_rate_limited(geocoder: Any, domain: str) -> Callable[..., Any]:
             _limiters[domain] = RateLimiter(
                 geocoder.geocode,
                 min_delay_seconds=1.0,
-                max_retries=1,
-                error_wait_seconds=2.0,
+                max_retries=0,  # retries happen in NominatimGeocoder, inside its deadline
+                error_wait_seconds=1.0,
                 swallow_exceptions=False,  # report failures instead of returning None
             )
         return _limiters[domain]
 
 
 class NominatimGeocoder:
-    """Nominatim through geopy, rate-limited; `geocode_fn` lets tests pass a stub geocoder."""
+    """Nominatim through geopy, rate-limited, each call within `deadline` seconds (at most 10,
+    a 429's Retry-After included); `geocode_fn` lets tests pass a stub geocoder."""
 
-    def __init__(self, url: str | None = None, geocode_fn: Callable[..., Any] | None = None):
+    def __init__(
+        self,
+        url: str | None = None,
+        geocode_fn: Callable[..., Any] | None = None,
+        *,
+        deadline: float | None = None,
+    ):
+        self.deadline = deadline_seconds("nominatim") if deadline is None else deadline
+        self._pass_timeout = geocode_fn is None  # geopy takes a per-call timeout; stubs need not
         if geocode_fn is not None:
             self._geocode = geocode_fn
             return
@@ -269,19 +324,38 @@ class NominatimGeocoder:
         parsed = urlparse(url or DEFAULT_NOMINATIM_URL)
         domain = parsed.netloc + parsed.path.rstrip("/")
         geocoder = Nominatim(
-            user_agent=user_agent(), domain=domain, scheme=parsed.scheme or "https", timeout=10
-        )
+            user_agent=user_agent(), domain=domain, scheme=parsed.scheme or "https",
+            timeout=self.deadline,
+        )  # fmt: skip
         self._geocode = _shared_rate_limited(geocoder, domain)
 
-    def geocode(self, a: Address) -> GeocodeResult | None:
+    def _call(self, query: dict[str, str], clock: Deadline, should_stop: StopCheck | None) -> Any:
+        """One geopy call within the deadline; a 429 is retried only if its wait fits."""
+        while True:
+            kwargs: dict[str, Any] = {"exactly_one": True}
+            if self._pass_timeout:
+                kwargs["timeout"] = max(0.1, clock.remaining())
+            try:
+                return call_within(lambda kw=kwargs: self._geocode(query, **kw), clock, should_stop)
+            except GeocoderRateLimited as exc:
+                wait = exc.retry_after if exc.retry_after is not None else 1.0
+                if wait >= clock.remaining():
+                    raise
+                logger.warning("Nominatim asked to wait %.1f s (HTTP 429); waiting.", wait)
+                pause(wait, should_stop)
+
+    def geocode(self, a: Address, should_stop: StopCheck | None = None) -> GeocodeResult | None:
         query = {"street": a.street or "", "city": a.city or "", "state": a.state or "",
                  "postalcode": zip5(a.zip) or "", "country": "US"}  # fmt: skip
+        clock = Deadline(self.deadline)
         try:
-            loc = self._geocode({k: v for k, v in query.items() if v}, exactly_one=True)
+            loc = self._call({k: v for k, v in query.items() if v}, clock, should_stop)
+        except ServiceFailure as exc:  # our own deadline passed
+            logger.warning("Nominatim: %s", exc.detail)
+            raise GeocodingUnavailable("Nominatim did not answer in time.") from exc
         except GeopyError as exc:
-            raise GeocodingUnavailable(
-                f"Nominatim could not geocode ({type(exc).__name__}: {exc})."
-            ) from exc
+            logger.warning("Nominatim failed: %s: %s", type(exc).__name__, exc)
+            raise GeocodingUnavailable(_nominatim_message(exc)) from exc
         if loc is None:
             return None
         raw = getattr(loc, "raw", {}) or {}
@@ -293,6 +367,19 @@ class NominatimGeocoder:
             return None
         precision = "address" if rank >= 30 else "street"
         return GeocodeResult(float(loc.latitude), float(loc.longitude), "nominatim", precision)
+
+
+def _nominatim_message(exc: GeopyError) -> str:
+    """geopy's error in the app's words (its own text, with URLs and socket detail, is logged)."""
+    if isinstance(exc, GeocoderRateLimited):
+        return "Nominatim asked us to slow down."
+    if isinstance(exc, GeocoderTimedOut):
+        return "Nominatim did not answer in time."
+    if isinstance(exc, GeocoderUnavailable):
+        return "Nominatim could not be reached."
+    if isinstance(exc, GeocoderParseError):
+        return "Nominatim's answer could not be read."
+    return "Nominatim could not geocode this address."
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -385,7 +472,12 @@ def geocode_addresses(
             chunk = todo[i : i + chunk_size]
             ids = {str(n): k for n, k in enumerate(chunk)}
             try:
-                rows = census_svc.geocode_batch([(rid, by_key[k]) for rid, k in ids.items()])
+                rows = census_svc.geocode_batch(
+                    [(rid, by_key[k]) for rid, k in ids.items()], should_stop=stop
+                )
+            except Stopped:  # Stop does not wait for a slow answer: the chunk is dropped
+                report.stopped = True
+                break
             except GeocodingUnavailable as exc:
                 report.messages.append(f"{exc} Skipped it for the rest of this run.")
                 break
@@ -407,7 +499,10 @@ def geocode_addresses(
                 report.stopped = True
                 break
             try:
-                res = nominatim_svc.geocode(by_key[key])
+                res = nominatim_svc.geocode(by_key[key], should_stop=stop)
+            except Stopped:
+                report.stopped = True
+                break
             except GeocodingUnavailable as exc:
                 report.messages.append(f"{exc} Skipped it for the rest of this run.")
                 break

@@ -1,10 +1,10 @@
-"""Client for the NPI Registry API v2.1 (DESIGN §4): validated queries, paging, retries, parsing.
+"""Client for the NPI Registry API v2.1: validated queries, paging, retries, parsing.
 
 The registry has traps this module absorbs so that callers never see them:
 - errors come back as HTTP 200 with an `Errors` list, so every payload is checked for one;
 - a maintenance window answers with an HTML page, so anything but a JSON object is refused;
-- the service is flaky, so 5xx answers and dropped connections are retried with backoff
-  (urllib3 `Retry`), and every request has a connect and a read timeout;
+- the service is flaky and sometimes hangs, so 5xx answers, 429s and dropped connections are
+  retried with backoff, all inside one total deadline per request (services/http_deadline.py);
 - the format drifts between years (ints vs strings, address order, where the primary taxonomy
   sits, repeated codes, 5- or 9-digit ZIPs), so `parse_response` normalises every record;
 - at most 200 records come per page and 1,200 per set of criteria, so `search` pages with
@@ -14,17 +14,17 @@ The registry has traps this module absorbs so that callers never see them:
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from services import config
+from services.http_deadline import ServiceFailure, StopCheck, deadline_seconds, send
 from services.npi import npi_error
 from services.zipcentroids import zip5
 
@@ -37,6 +37,8 @@ API_VERSION = "2.1"
 PAGE_SIZE = 200
 MAX_SKIP = 1000
 RECORD_CAP = 1200
+
+logger = logging.getLogger(__name__)
 
 #: The registry's own parameters. `limit`, `skip` and `version` are set by `search`.
 CRITERIA = (
@@ -77,7 +79,12 @@ class RegistryQueryError(RegistryError):
 
 
 class RegistryUnavailable(RegistryError):
-    """The registry could not be reached or did not answer with usable JSON."""
+    """The registry could not be reached or did not answer with usable JSON. `reason` is the
+    same in a few words, to go inside a longer sentence ("it did not answer in time")."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or "it did not answer with usable data"
 
 
 @dataclass(frozen=True)
@@ -289,16 +296,6 @@ def validate_criteria(criteria: dict[str, Any]) -> dict[str, str]:
 # --- transport ------------------------------------------------------------------------------
 
 
-def is_timeout(exc: BaseException) -> bool:
-    """True for a timeout, also when urllib3's retries wrapped it into a ConnectionError."""
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    if isinstance(reason, urllib3.exceptions.NewConnectionError):
-        return False  # urllib3 files a refused connection under connect timeouts
-    if isinstance(exc, requests.ConnectTimeout | requests.ReadTimeout):
-        return True
-    return isinstance(reason, urllib3.exceptions.TimeoutError)
-
-
 def user_agent() -> str:
     """Identifies the app to public services, as their usage policies ask."""
     return config.setting("REFERRAL_ATLAS_USER_AGENT", DEFAULT_USER_AGENT) or DEFAULT_USER_AGENT
@@ -308,26 +305,24 @@ def base_url() -> str:
     return config.setting("NPI_API_URL", DEFAULT_URL) or DEFAULT_URL
 
 
-def make_session(retries: int = 3, backoff: float = 0.5, pool_size: int = 8) -> requests.Session:
-    """A session that retries 5xx answers and dropped connections with exponential backoff."""
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=backoff,
-        status_forcelist=(500, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "POST"}),
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
+def make_session(pool_size: int = 8) -> requests.Session:
+    """A pooled session that identifies the app. It retries nothing itself: retries happen in
+    `http_deadline.send`, inside the request's total deadline."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+    adapter = HTTPAdapter(max_retries=0, pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent()
     session.headers["Accept"] = "application/json"
     return session
+
+
+_FAILURE_REASONS = {
+    "timeout": "it did not answer in time",
+    "unreachable": "it could not be reached",
+    "busy": "it asked us to slow down",
+    "truncated": "its answer was cut short",
+}
 
 
 @dataclass
@@ -347,52 +342,84 @@ class RegistryClient:
         timeout: tuple[float, float] = (5.0, 20.0),
         retries: int = 3,
         backoff: float = 0.5,
+        deadline: float | None = None,
         session: requests.Session | None = None,
     ) -> None:
+        """`timeout` is (connect, read) per try; `deadline` bounds the whole request, every
+        retry included (at most 30 s, see services/http_deadline.py)."""
         self.url = url or base_url()
         self.timeout = timeout
-        self.session = session or make_session(retries, backoff)
+        self.retries = retries
+        self.backoff = backoff
+        self.deadline = deadline_seconds("npi") if deadline is None else deadline
+        self.session = session or make_session()
         self._lock = threading.Lock()
         self.requests_sent = 0
 
-    def get_page(self, params: dict[str, str]) -> dict[str, Any]:
+    def get_page(
+        self, params: dict[str, str], should_stop: StopCheck | None = None
+    ) -> dict[str, Any]:
         """One GET; the JSON object it returned, or RegistryUnavailable saying why not."""
         query = {"version": API_VERSION, **params}
         with self._lock:
             self.requests_sent += 1
         try:
-            resp = self.session.get(self.url, params=query, timeout=self.timeout)
-        except requests.RequestException as exc:
-            if is_timeout(exc):
+            resp = send(
+                self.session, "GET", self.url, params=query, service="NPI Registry",
+                deadline=self.deadline, timeout=self.timeout, retries=self.retries,
+                backoff=self.backoff, should_stop=should_stop,
+            )  # fmt: skip
+        except ServiceFailure as exc:
+            logger.warning("NPI Registry query %s failed: %s", query, exc.detail)
+            if exc.kind == "timeout":
                 raise RegistryUnavailable(
-                    "The NPI Registry did not answer in time. It may be busy; try again later."
+                    "The NPI Registry did not answer in time. It may be busy; try again later.",
+                    reason=_FAILURE_REASONS["timeout"],
                 ) from exc
-            reason = type(exc).__name__
-            if isinstance(exc, requests.ConnectionError):
-                reason = "no connection"
-            raise RegistryUnavailable(f"The NPI Registry could not be reached ({reason}).") from exc
+            if exc.kind == "busy":
+                raise RegistryUnavailable(
+                    "The NPI Registry asked us to slow down; try again in a few minutes.",
+                    reason=_FAILURE_REASONS["busy"],
+                ) from exc
+            if exc.kind == "truncated":
+                raise RegistryUnavailable(
+                    "The NPI Registry's answer was cut short; try again later.",
+                    reason=_FAILURE_REASONS["truncated"],
+                ) from exc
+            raise RegistryUnavailable(
+                "The NPI Registry could not be reached (no connection).",
+                reason=_FAILURE_REASONS["unreachable"],
+            ) from exc
         if resp.status_code >= 400:
             raise RegistryUnavailable(
-                f"The NPI Registry answered with an HTTP {resp.status_code} error; try again later."
+                f"The NPI Registry answered with an HTTP {resp.status_code} error; "
+                "try again later.",
+                reason=f"it answered with an HTTP {resp.status_code} error",
             )
         ctype = resp.headers.get("Content-Type", "").lower()
         body = resp.text
         if "html" in ctype or body.lstrip()[:1] == "<":
             raise RegistryUnavailable(
                 "The NPI Registry answered with a web page instead of data (it may be down for "
-                "maintenance); try again later."
+                "maintenance); try again later.",
+                reason="it answered with a web page instead of data",
             )
         try:
             payload = json.loads(body)
         except ValueError as exc:
+            logger.warning("NPI Registry answer is not JSON (%s): %.200r", exc, body)
             raise RegistryUnavailable(
-                "The NPI Registry's answer was not valid JSON; try again later."
+                "The NPI Registry's answer was not valid JSON; try again later.",
+                reason="its answer was not valid JSON",
             ) from exc
         if not isinstance(payload, dict):
-            raise RegistryUnavailable("The NPI Registry's answer was not a JSON object.")
+            raise RegistryUnavailable(
+                "The NPI Registry's answer was not a JSON object.",
+                reason="its answer was not a JSON object",
+            )
         return payload
 
-    def search_all(self, **criteria: Any) -> SearchResult:
+    def search_all(self, should_stop: StopCheck | None = None, **criteria: Any) -> SearchResult:
         """Every record for the criteria, paged 200 at a time up to the registry's cap."""
         clean = validate_criteria(criteria)
         records: list[ProviderRecord] = []
@@ -401,7 +428,9 @@ class RegistryClient:
         skip = 0
         capped = False
         while True:
-            payload = self.get_page({**clean, "limit": str(PAGE_SIZE), "skip": str(skip)})
+            payload = self.get_page(
+                {**clean, "limit": str(PAGE_SIZE), "skip": str(skip)}, should_stop
+            )
             pages += 1
             batch = parse_response(payload)
             raw_count = len(payload.get("results") or [])

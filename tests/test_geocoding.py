@@ -151,16 +151,17 @@ def test_unreachable_census_is_reported_not_raised(engine):
     assert report.results[A1.key].precision == "zip"
 
 
-def test_geopy_errors_are_reported_and_stop_further_nominatim_calls(engine):
+def test_geopy_errors_are_reported_and_stop_further_nominatim_calls(engine, caplog):
     stub = StubGeocoder(error=GeocoderUnavailable("no route to host"))
     report = geocoding.geocode_addresses(
         engine, [A1, A2, A3], census=None, nominatim=NominatimGeocoder(geocode_fn=stub)
     )
     assert len(stub.calls) == 1
+    # the user reads the app's words; geopy's own text goes to the log
     assert report.messages == [
-        "Nominatim could not geocode (GeocoderUnavailable: no route to host). "
-        "Skipped it for the rest of this run."
+        "Nominatim could not be reached. Skipped it for the rest of this run."
     ]
+    assert "GeocoderUnavailable: no route to host" in caplog.text
     assert len(report.results) == 3  # all fell back to ZIP centroids
 
 
@@ -185,7 +186,7 @@ def test_nominatim_budget_bounds_the_slow_step(engine):
     assert len(stub.calls) == 2
 
 
-def test_real_geopy_rate_limiter_is_shared_and_reports_errors(monkeypatch):
+def test_real_geopy_rate_limiter_is_shared_and_reports_errors(monkeypatch, caplog):
     """The production path: geopy's Nominatim behind one RateLimiter with errors raised."""
     from geopy.geocoders import Nominatim
 
@@ -203,8 +204,9 @@ def test_real_geopy_rate_limiter_is_shared_and_reports_errors(monkeypatch):
     assert one._geocode is two._geocode  # one limiter for the whole app
     limiter = one._geocode
     assert limiter.min_delay_seconds == 1.0 and limiter.swallow_exceptions is False
-    with pytest.raises(geocoding.GeocodingUnavailable, match="HTTP 503"):
+    with pytest.raises(geocoding.GeocodingUnavailable, match="Nominatim could not geocode"):
         one.geocode(A1)
+    assert "HTTP 503" in caplog.text  # the service's detail is in the log
     assert calls[0][0] == "127.0.0.1:9"
     assert calls[0][1] == "AtlasTest/1 (ops@example.org)"
     geocoding._limiters.clear()
