@@ -182,7 +182,10 @@ def create_practice(engine: Engine, data: PracticeInput) -> Practice:
     with engine.begin() as conn:
         new_id = conn.execute(
             db.practice.insert().values(
-                **_values(clean), is_demo=False, created_at=now, updated_at=now
+                **{**_values(clean), "playbook_start": clean.playbook_start or date.today()},
+                is_demo=False,
+                created_at=now,
+                updated_at=now,
             )
         ).inserted_primary_key[0]
     practice = get_practice(engine, int(new_id))
