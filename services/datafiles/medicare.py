@@ -1,0 +1,199 @@
+"""CMS "Medicare Physician & Other Practitioners": the by-Provider and by-Provider-and-Service
+files (one per data year, traditional Medicare Part B only).
+
+By Provider (about 1.3 M rows): per NPI `Tot_Benes` (Medicare patients a year), `Tot_Srvcs`
+and `Rndrng_Prvdr_Type` (the Medicare specialty), all kept: the file is national and small once
+projected to four columns, and a provider imported later from NPPES finds its volume waiting.
+
+By Provider and Service (about 3 GB, 9.7 M rows, one row per NPI × HCPCS code × place of
+service): only the rows for the PT-generating codes of `procedures.PT_PROCEDURES` are kept,
+filtered inside DuckDB's scan, and summed per NPI and code over the places of service.
+
+CMS suppresses aggregates from 10 or fewer beneficiaries: a blank or suppressed count is stored
+as NULL and shown as "no data", never as zero. A count that is not a number at all is bad input:
+its row is skipped and counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services import db
+from services.datafiles import common
+from services.datafiles.common import FileRejected, ImportReport, Progress, StopCheck
+from services.datafiles.procedures import procedure_codes
+
+KIND_BY_PROVIDER = "medicare_by_provider"
+KIND_BY_SERVICE = "medicare_by_service"
+
+BY_PROVIDER_COLUMNS = ["Rndrng_NPI", "Rndrng_Prvdr_Type", "Tot_HCPCS_Cds", "Tot_Benes", "Tot_Srvcs"]
+BY_SERVICE_COLUMNS = ["Rndrng_NPI", "HCPCS_Cd", "Place_Of_Srvc", "Tot_Benes", "Tot_Srvcs"]
+
+
+def check_by_provider_header(header: list[str]) -> None:
+    if "HCPCS_Cd" in header and "Tot_HCPCS_Cds" not in header:
+        raise FileRejected(
+            "This is the Medicare by Provider and Service file (it has HCPCS_Cd, one row per "
+            "procedure); the by Provider file was expected (one row per NPI, with "
+            "Tot_HCPCS_Cds). Choose the other kind, or the other file."
+        )
+    common.require_columns(header, BY_PROVIDER_COLUMNS, "Medicare by Provider")
+
+
+def check_by_service_header(header: list[str]) -> None:
+    if "HCPCS_Cd" not in header and "Tot_HCPCS_Cds" in header:
+        raise FileRejected(
+            "This is the Medicare by Provider file (one row per NPI, with Tot_HCPCS_Cds); the "
+            "by Provider and Service file was expected (one row per NPI and procedure, with "
+            "HCPCS_Cd). Choose the other kind, or the other file."
+        )
+    common.require_columns(header, BY_SERVICE_COLUMNS, "Medicare by Provider and Service")
+
+
+def _clean(df: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    """Drop (and count) rows with a bad NPI or a count that is not a number."""
+    valid = common.valid_npi_mask(df["npi"])
+    report.skip("NPIs failing the check digit", int((~valid).sum()))
+    df = df[valid]
+    benes, bad_benes = common.parse_counts(df["benes"])
+    srvcs, bad_srvcs = common.parse_counts(df["srvcs"])
+    bad = bad_benes | bad_srvcs
+    report.skip("non-numeric counts", int(bad.sum()))
+    out = df.assign(benes=benes, srvcs=srvcs)[~bad]
+    return out
+
+
+def import_by_provider(
+    engine: Engine,
+    path: Path | str,
+    data_year: int | None = None,
+    *,
+    file_name: str | None = None,
+    progress: Progress | None = None,
+    should_stop: StopCheck | None = None,
+) -> ImportReport:
+    path = Path(path)
+    name = file_name or path.name
+    year = common.check_year(data_year or common.guess_year(name))
+    check_by_provider_header(common.read_header(path))
+    common.check_disk(engine, path, kept_fraction=0.15)
+    report = ImportReport(KIND_BY_PROVIDER, name, year)
+    con = common.duckdb_connection()
+    try:
+        df = common.run_scan(
+            con,
+            f"""SELECT Rndrng_NPI AS npi, Tot_Benes AS benes, Tot_Srvcs AS srvcs,
+                       Rndrng_Prvdr_Type AS ptype
+                FROM read_csv({common.sql_text(str(path))}, {common.csv_options(True)})""",
+            progress,
+            should_stop,
+        )
+        malformed = common.rejected_lines(con)
+    finally:
+        con.close()
+    report.rows_read = len(df) + malformed
+    report.skip("malformed rows (wrong number of fields, cut off)", malformed)
+    df = _clean(df, report)
+    dupes = df["npi"].duplicated(keep="last")
+    report.skip("repeated NPIs (the last row kept)", int(dupes.sum()))
+    df = df[~dupes]
+    report.rows_kept = len(df)
+    rows = [
+        {
+            "npi": n,
+            "data_year": year,
+            "tot_benes": None if np.isnan(b) else round(float(b)),
+            "tot_srvcs": None if np.isnan(s) else float(s),
+            "provider_type": (t or None) if isinstance(t, str) else None,
+        }
+        for n, b, s, t in zip(
+            df["npi"], df["benes"].to_numpy(), df["srvcs"].to_numpy(), df["ptype"], strict=True
+        )
+    ]
+    t = db.medicare_volume
+    with engine.begin() as conn:
+        common.refuse_older(conn, t, year, "Medicare by Provider data")
+        conn.execute(t.delete())  # same or older year: replaced as a whole (a national file)
+        common.insert_chunks(conn, t, rows, progress, should_stop)
+        common.record_import(conn, report)
+    return report
+
+
+def import_by_service(
+    engine: Engine,
+    path: Path | str,
+    data_year: int | None = None,
+    *,
+    file_name: str | None = None,
+    progress: Progress | None = None,
+    should_stop: StopCheck | None = None,
+) -> ImportReport:
+    path = Path(path)
+    name = file_name or path.name
+    year = common.check_year(data_year or common.guess_year(name))
+    check_by_service_header(common.read_header(path))
+    common.check_disk(engine, path, kept_fraction=0.02)
+    report = ImportReport(KIND_BY_SERVICE, name, year)
+    codes = ", ".join(common.sql_text(c) for c in procedure_codes())
+    con = common.duckdb_connection()
+    try:
+        # One pass: the number of rows read (for the report) and the rows whose code is on
+        # the list, collected by a filtered aggregate; DuckDB pushes the projection into the
+        # CSV reader, so only four columns are ever parsed.
+        scan = common.run_scan(
+            con,
+            f"""SELECT count(*) AS n,
+                       list(struct_pack(npi := Rndrng_NPI, code := trim(HCPCS_Cd),
+                                        benes := Tot_Benes, srvcs := Tot_Srvcs))
+                           FILTER (WHERE trim(HCPCS_Cd) IN ({codes})) AS kept
+                FROM read_csv({common.sql_text(str(path))}, {common.csv_options(True)})""",
+            progress,
+            should_stop,
+        )
+        malformed = common.rejected_lines(con)
+    finally:
+        con.close()
+    rows_seen = int(scan["n"].iloc[0])
+    kept = scan["kept"].iloc[0]
+    df = pd.DataFrame(
+        list(kept) if kept is not None else [], columns=["npi", "code", "benes", "srvcs"]
+    )
+    report.rows_read = rows_seen + malformed
+    report.skip("malformed rows (wrong number of fields, cut off)", malformed)
+    df = _clean(df, report)
+    # One row per place of service: sum them. Beneficiaries may overlap between places, so the
+    # larger of the two is the honest floor; min_count keeps an all-suppressed sum "no data".
+    grouped = df.groupby(["npi", "code"], as_index=False).agg(
+        srvcs=("srvcs", lambda s: s.sum(min_count=1)), benes=("benes", "max")
+    )
+    report.rows_kept = len(df)
+    rows = [
+        {
+            "npi": n,
+            "hcpcs_cd": c,
+            "data_year": year,
+            "tot_srvcs": None if np.isnan(s) else float(s),
+            "tot_benes": None if np.isnan(b) else round(float(b)),
+        }
+        for n, c, s, b in zip(
+            grouped["npi"], grouped["code"], grouped["srvcs"].to_numpy(dtype=float),
+            grouped["benes"].to_numpy(dtype=float), strict=True,
+        )
+    ]  # fmt: skip
+    t = db.procedure_volume
+    with engine.begin() as conn:
+        common.refuse_older(conn, t, year, "Medicare by Provider and Service data")
+        conn.execute(t.delete())
+        common.insert_chunks(conn, t, rows, progress, should_stop)
+        common.record_import(conn, report)
+    return report
+
+
+def loaded_year(engine: Engine, table: sa.Table) -> int | None:
+    with engine.connect() as conn:
+        return common.latest_year(conn, table)

@@ -1,0 +1,201 @@
+"""Shared-patient pairs: who saw the same Medicare patients, in time order.
+
+Two layouts of the same idea:
+- CMS "Physician Shared Patient Patterns" (2009–2015, CMS's last release is 2015): no header,
+  five columns `npi1, npi2, pair_count, bene_count, same_day_count`.
+- DocGraph "Hop Teaming" (CareSet, later years): six columns `from_npi, to_npi, patient_count,
+  transaction_count, average_day_wait, std_day_wait` (with or without that header line).
+
+Both leave out pairs with fewer than 11 shared patients. The first NPI saw the patients first,
+so a pair (surgeon → PT clinic) is the trace of a likely referral, not a proven one.
+
+A year-file has 55–120 million pairs; only those where one side matters to the practice are
+kept: a provider in its area (within the largest map radius), the practice's own NPI, or a PT
+competitor (who are in the area too). The filter is a semi-join inside DuckDB's scan.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services import db
+from services.datafiles import common
+from services.datafiles.common import FileRejected, ImportReport, Progress, StopCheck
+from services.geo import RADIUS_MAX_MI, within_radius
+from services.practices import Practice
+
+KIND = "shared_patients"
+LAYOUTS: dict[str, dict] = {
+    "cms": {
+        "label": "CMS Physician Shared Patient Patterns (no header, 5 columns)",
+        "columns": ["npi1", "npi2", "pair_count", "bene_count", "same_day_count"],
+        "source": "cms_shared_patients",
+    },
+    "hop": {
+        "label": "DocGraph Hop Teaming (6 columns)",
+        "columns": [
+            "from_npi", "to_npi", "patient_count", "transaction_count", "average_day_wait",
+            "std_day_wait",
+        ],
+        "source": "hop_teaming",
+    },
+}  # fmt: skip
+SOURCE_LABELS = {
+    "cms_shared_patients": "CMS Physician Shared Patient Patterns",
+    "hop_teaming": "DocGraph Hop Teaming",
+}
+
+
+def sniff(path: Path) -> tuple[int, bool]:
+    """(number of fields, has a header line) from the file's first line."""
+    first = common.read_header(path)
+    if not first:
+        raise FileRejected("The file is empty.")
+    has_header = not first[0].strip().isdigit()
+    return len(first), has_header
+
+
+def check_layout(path: Path, layout: str) -> bool:
+    """Refuse a file whose column count is not the layout's; return whether it has a header."""
+    spec = LAYOUTS[layout]
+    expected = len(spec["columns"])
+    found, has_header = sniff(path)
+    if found != expected:
+        other = next((v["label"] for v in LAYOUTS.values() if len(v["columns"]) == found), None)
+        hint = f" It looks like {other}: choose that layout." if other else ""
+        raise FileRejected(
+            f"Expected {spec['label']}: {expected} columns ({', '.join(spec['columns'])}); "
+            f"found {found} columns.{hint}"
+        )
+    if layout == "cms" and has_header:
+        raise FileRejected(
+            "CMS's shared-patient files have no header line, but this file starts with one "
+            f"({', '.join(common.read_header(path)[:5])})."
+        )
+    return has_header
+
+
+def relevant_npis(engine: Engine, practice: Practice, radius_mi: float = RADIUS_MAX_MI) -> set[str]:
+    """The NPIs whose pairs are worth keeping for this practice: every stored provider within
+    `radius_mi` (referral sources and PT competitors alike) and the practice's own NPI."""
+    t = db.provider
+    scope = t.c.data_source == "demo" if practice.is_demo else t.c.data_source != "demo"
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.npi, t.c.lat, t.c.lon).where(scope, t.c.lat.is_not(None))
+        ).all()
+    npis = set()
+    if rows and practice.lat is not None and practice.lon is not None:
+        frame = pd.DataFrame(rows, columns=["npi", "lat", "lon"])
+        idx, _ = within_radius(
+            practice.lat, practice.lon, frame["lat"].to_numpy(float),
+            frame["lon"].to_numpy(float), radius_mi,
+        )  # fmt: skip
+        npis = set(frame["npi"].iloc[idx])
+    if practice.npi:
+        npis.add(practice.npi)
+    return npis
+
+
+def import_pairs(
+    engine: Engine,
+    path: Path | str,
+    layout: str,
+    keep_npis: set[str],
+    data_year: int | None = None,
+    *,
+    file_name: str | None = None,
+    practice_id: int | None = None,
+    progress: Progress | None = None,
+    should_stop: StopCheck | None = None,
+) -> ImportReport:
+    """Import the pairs of `path` in `layout` ("cms" or "hop") where either side is in
+    `keep_npis` (see `relevant_npis`). Same-year pairs touching these NPIs are replaced, older
+    years dropped; pairs kept for another practice's area survive."""
+    if layout not in LAYOUTS:
+        raise FileRejected(f"Unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
+    path = Path(path)
+    name = file_name or path.name
+    year = common.check_year(data_year or common.guess_year(name))
+    has_header = check_layout(path, layout)
+    if not keep_npis:
+        raise FileRejected(
+            "No providers are stored around this practice yet, so no pair could be kept. "
+            "Search the area (or import the NPPES file) first."
+        )
+    common.check_disk(engine, path, kept_fraction=0.01)
+    spec = LAYOUTS[layout]
+    cols = spec["columns"]
+    report = ImportReport(KIND, name, year)
+    col_spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in cols) + "}"
+    con = common.duckdb_connection()
+    try:
+        con.execute("CREATE TEMP TABLE keep_npi (npi VARCHAR PRIMARY KEY)")
+        con.executemany("INSERT INTO keep_npi VALUES (?)", [(n,) for n in sorted(keep_npis)])
+        a, b, patients, trans = (
+            cols[0],
+            cols[1],
+            cols[3 if layout == "cms" else 2],
+            cols[2 if layout == "cms" else 3],
+        )
+        scan = common.run_scan(
+            con,
+            f"""WITH src AS (
+                    SELECT {a} AS a, {b} AS b, {patients} AS patients, {trans} AS trans
+                    FROM read_csv({common.sql_text(str(path))},
+                                  {common.csv_options(has_header)}, columns={col_spec}))
+                SELECT count(*) AS n,
+                       list(struct_pack(a := a, b := b, patients := patients, trans := trans))
+                           FILTER (WHERE trim(a) IN (SELECT npi FROM keep_npi)
+                                      OR trim(b) IN (SELECT npi FROM keep_npi)) AS kept
+                FROM src""",
+            progress,
+            should_stop,
+        )
+        malformed = common.rejected_lines(con)
+    finally:
+        con.close()
+    kept = scan["kept"].iloc[0]
+    df = pd.DataFrame(
+        list(kept) if kept is not None else [], columns=["a", "b", "patients", "trans"]
+    )
+    report.rows_read = int(scan["n"].iloc[0]) + malformed
+    report.skip("malformed rows (wrong number of fields, cut off)", malformed)
+    df = df.assign(a=df["a"].str.strip(), b=df["b"].str.strip())
+    valid = common.valid_npi_mask(df["a"]) & common.valid_npi_mask(df["b"])
+    report.skip("NPIs failing the check digit", int((~valid).sum()))
+    df = df[valid]
+    patients_n, bad_p = common.parse_counts(df["patients"])
+    trans_n, bad_t = common.parse_counts(df["trans"])
+    bad = bad_p | bad_t
+    report.skip("non-numeric counts", int(bad.sum()))
+    df = df.assign(patients=patients_n, trans=trans_n)[~bad]
+    df = df.drop_duplicates(["a", "b"], keep="last")
+    report.rows_kept = len(df)
+    rows = [
+        {
+            "npi_from": x, "npi_to": y, "data_year": year, "source": spec["source"],
+            "patient_count": None if np.isnan(p) else round(float(p)),
+            "transaction_count": None if np.isnan(q) else round(float(q)),
+        }
+        for x, y, p, q in zip(
+            df["a"], df["b"], df["patients"].to_numpy(float), df["trans"].to_numpy(float),
+            strict=True,
+        )
+    ]  # fmt: skip
+    t = db.shared_patient_pair
+    with engine.begin() as conn:
+        common.refuse_older(conn, t, year, "Shared-patient data")
+        conn.execute(t.delete().where(t.c.data_year < year))
+        keys = sorted(keep_npis)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            conn.execute(t.delete().where(sa.or_(t.c.npi_from.in_(chunk), t.c.npi_to.in_(chunk))))
+        common.insert_chunks(conn, t, rows, progress, should_stop)
+        common.record_import(conn, report, practice_id)
+    return report
