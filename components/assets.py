@@ -1,6 +1,6 @@
 """Local copies of the map's JavaScript and CSS, so the map draws with no network.
 
-folium points Leaflet, jQuery and the marker-cluster plugin at CDNs, and streamlit-folium stops
+folium points Leaflet and jQuery at CDNs, and streamlit-folium stops
 rendering at the first file that fails to load: offline, the map is blank. The same files ship
 in the xstatic-* packages on PyPI; they are copied into ./static/vendor (git-ignored) at install
 and at start, and Streamlit serves them at /app/static/vendor (`enableStaticServing`).
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import xstatic.pkg.jquery as xs_jquery
 import xstatic.pkg.leaflet as xs_leaflet
-import xstatic.pkg.leaflet_markercluster as xs_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static" / "vendor"
@@ -36,11 +35,6 @@ _FILES: tuple[tuple[str, tuple[str, ...], str], ...] = (
         ),
         "leaflet",
     ),
-    (
-        xs_cluster.BASE_DIR,
-        ("leaflet.markercluster.js", "MarkerCluster.css", "MarkerCluster.Default.css"),
-        "markercluster",
-    ),
     (xs_jquery.BASE_DIR, ("jquery.min.js",), "jquery"),
 )
 # Leaflet guesses its default icon folder from its CSS, which is attached after the JS here.
@@ -50,9 +44,6 @@ LEAFLET_JS = f"{URL_PREFIX}/leaflet/leaflet.js"
 LEAFLET_ICON_PATH_JS = f"{URL_PREFIX}/leaflet/icon-path.js"
 LEAFLET_CSS = f"{URL_PREFIX}/leaflet/leaflet.css"
 JQUERY_JS = f"{URL_PREFIX}/jquery/jquery.min.js"
-CLUSTER_JS = f"{URL_PREFIX}/markercluster/leaflet.markercluster.js"
-CLUSTER_CSS = f"{URL_PREFIX}/markercluster/MarkerCluster.css"
-CLUSTER_DEFAULT_CSS = f"{URL_PREFIX}/markercluster/MarkerCluster.Default.css"
 
 
 def ensure_static_assets(dest: Path = STATIC_DIR) -> list[Path]:

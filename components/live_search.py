@@ -13,6 +13,7 @@ Session-state keys: "live_job" (the running or just-finished SearchJob of this s
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,6 +45,10 @@ class SearchJob:
     result: area_search.AreaSearchResult | None = None
     error: str | None = None
     thread: threading.Thread | None = None
+    #: when the current stage began (monotonic seconds), for the time-left estimate
+    stage_started: float = field(default_factory=time.monotonic)
+    #: how many providers the map has been redrawn with while the search ran
+    shown: int = 0
 
     @property
     def done(self) -> bool:
@@ -64,6 +69,8 @@ def start_job(
     search = run or area_search.run_area_search
 
     def progress(done: int, total: int, stage: str) -> None:
+        if stage != job.progress[2]:
+            job.stage_started = time.monotonic()
         job.progress = (done, total, stage)
 
     def work() -> None:
@@ -113,8 +120,12 @@ def live_search_panel(
     radius_mi: float,
     groups: list[str],
     on_finished: Callable[[], None],
+    autostart: bool = False,
 ) -> None:
-    """Last search, the Search/Refresh button, and the running job's progress."""
+    """Last search, the Search/Refresh button, and the running job's progress.
+
+    `autostart` starts a search at once when none has run for this practice (the first-run
+    path: the practice was just created from the map's invitation)."""
     assert practice.lat is not None and practice.lon is not None
     job: SearchJob | None = st.session_state.get("live_job")
     if job is not None and job.practice_id != practice.id:
@@ -123,6 +134,11 @@ def live_search_panel(
         st.session_state.pop("live_flash", None)
         job = None
     last = next(iter(area_search.pulls(engine, practice.id, 1)), None)
+    if autostart and job is None and last is None and groups:
+        st.session_state.pop("live_flash", None)
+        job = st.session_state["live_job"] = start_job(
+            engine, practice, radius_mi, list(groups), False
+        )
     if job is not None and job.done:
         st.session_state.pop("live_job", None)
         _finish(job)
@@ -138,7 +154,11 @@ def live_search_panel(
     with st.container(border=True, key="live_search"):
         c1, c2 = st.columns([3, 1], vertical_alignment="center")
         if last is None:
-            c1.markdown("**No NPI Registry search yet** for this practice.")
+            c1.markdown(
+                "**No NPI Registry search yet** for this practice: press **Search the NPI "
+                "Registry** to put the doctors around it who could refer patients to you on "
+                "the map."
+            )
         else:
             c1.markdown(
                 f"**Last NPI Registry search:** {last.pulled_at:%Y-%m-%d %H:%M} UTC · "
@@ -164,12 +184,27 @@ def live_search_panel(
             return
         c2.button("Stop search", key="live_stop", on_click=job.cancel.set,
                   disabled=job.cancel.is_set())  # fmt: skip
-        _progress_fragment()
+        _progress_fragment(on_finished)
+
+
+def time_left(done: int, total: int, elapsed: float) -> str:
+    """'about 40 s left' from the pace so far in this stage; '' until there is a pace."""
+    if done <= 0 or total <= done or elapsed <= 0:
+        return ""
+    seconds = elapsed / done * (total - done)
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s left"
+    return f"about {round(seconds / 60)} min left"
+
+
+#: While geocoding, the whole page reruns this often (seconds) so the map fills in.
+REFILL_SECONDS = 4.0
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _progress_fragment() -> None:
-    """Redraws the progress every second; reruns the whole page once the job has ended."""
+def _progress_fragment(on_progress: Callable[[], None] | None = None) -> None:
+    """Redraws the progress every second; reruns the whole page once the job has ended, and
+    every few seconds while providers are being placed, so the map fills in as they arrive."""
     job: SearchJob | None = st.session_state.get("live_job")
     if job is None:
         return
@@ -179,4 +214,12 @@ def _progress_fragment() -> None:
     label = STAGE_LABELS.get(stage, "Working")
     if job.cancel.is_set():
         label = "Stopping after the current step"
-    st.progress(min(1.0, done / total) if total else 0.0, text=f"{label}: {done} of {total}")
+    left = time_left(done, total, time.monotonic() - job.stage_started)
+    text = f"{label}: {done} of {total}" + (f" · {left}" if left else "")
+    st.progress(min(1.0, done / total) if total else 0.0, text=text)
+    refill_due = time.monotonic() - st.session_state.get("live_refilled", 0.0) >= REFILL_SECONDS
+    if stage.startswith("geocode") and done > job.shown and refill_due and on_progress:
+        job.shown = done
+        st.session_state["live_refilled"] = time.monotonic()
+        on_progress()
+        st.rerun(scope="app")

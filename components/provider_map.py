@@ -1,30 +1,41 @@
 """The provider map: a folium map of the practice, its radius and the providers around it.
 
-Design choices, each measured or checked (see STACK-NOTES §6, §9, §11):
-- All providers are one GeoJSON layer of circle markers (`_ProviderLayer`): one object in
-  Python and one layer in the browser, over 20x cheaper than one `folium.Marker` per provider.
-- The map is split in two: a *base* map (tiles, practice, legend) whose script is stable, and a
-  feature group (radius circle, providers) passed as `feature_group_to_add`. streamlit-folium
-  keys the iframe on the base script, so adding a target or moving the radius updates the
-  layers in place instead of remounting the map and losing the user's pan and zoom.
-- Each feature carries its provider's NPI; a click returns the feature (`last_active_drawing`),
-  so the clicked provider is identified exactly, never by nearest coordinates.
+Design choices, each measured:
+- The map is split in two. The *base* map (tiles, the practice marker) has a script that
+  depends on the practice only; streamlit-folium keys its iframe on that script, so the Leaflet
+  map is created once per practice. Everything else (radius circle, providers, the selected
+  ring) travels as the feature group's script, which streamlit-folium re-evaluates inside the
+  living map whenever it changes.
+- That script does not rebuild the providers. It keeps one layer on the iframe's `window`
+  (`__raLayer`), keyed by NPI, and applies the new data to it: a marker whose style changed is
+  restyled, a new provider is added, a provider gone from the filter is removed. Adding a
+  target therefore restyles one dot; the map, its view and an open popup stay as they were.
+  The view is re-fitted only when the radius circle itself moves or changes size.
+- Providers are circle markers on one canvas renderer: 10,000 dots draw and pan as one
+  bitmap, where one SVG path per dot costs a DOM node each.
+- Each marker carries its provider's NPI; a click returns the feature (`last_active_drawing`),
+  so the clicked provider is identified exactly. Before streamlit-folium reads the feature, the
+  click handler lists every provider whose dot lies under the pointer (same building, or dots
+  overlapping at this zoom) in `here`, so the page can offer all of them.
 - Every text that reaches the browser is HTML-escaped here: names and addresses come from a
-  public registry and are untrusted.
+  public registry and are untrusted. "</" is broken up so nothing can close a script tag.
 - Leaflet and jQuery come from /app/static (components/assets.py), never from a CDN.
+- `marker_styles` is the one place that decides how a dot looks, column-wise; a new colouring
+  is one more entry in `COLOUR_BY`.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import folium
+import numpy as np
 import pandas as pd
-from branca.element import Element, MacroElement, Template
-from folium.plugins import MarkerCluster
+from branca.element import MacroElement, Template
 
 from components import assets
 from services.practices import Practice
@@ -33,10 +44,16 @@ from services.specialties import GROUPS, group_color
 METERS_PER_MILE = 1609.344
 TARGET_STROKE = "#111111"
 NEW_STROKE = "#D97706"  # amber ring: new since the previous registry search
+SELECTED_STROKE = "#2563EB"  # blue ring: the provider shown in the card
 #: st_folium's return keys we use: the clicked feature and a click counter (a repeat click on
 #: the same marker changes only the counter). Pan and zoom are not listed, so they do not rerun
 #: the app.
 RETURNED_OBJECTS = ["last_active_drawing", "last_object_clicked_count"]
+#: Ways to colour the dots' fill: name -> function of the filtered frame giving one colour per
+#: row. The ring (on the list, new, selected) is independent of the fill.
+COLOUR_BY: dict[str, Callable[[pd.DataFrame], list[str]]] = {
+    "group": lambda near: [group_color(g) for g in near["specialty_group"].tolist()],
+}
 
 
 @dataclass
@@ -44,16 +61,7 @@ class ProviderMap:
     base: folium.Map
     layers: folium.FeatureGroup
     center: tuple[float, float]
-    zoom: int
     feature_count: int
-
-
-def zoom_for_radius(radius_mi: float) -> int:
-    """A zoom level at which the whole radius circle fits a ~700 px map."""
-    for zoom, max_radius in ((14, 0.8), (13, 1.6), (12, 3.2), (11, 6.5), (10, 13), (9, 26)):
-        if radius_mi <= max_radius:
-            return zoom
-    return 8
 
 
 def localize_assets(m: folium.Map) -> folium.Map:
@@ -67,14 +75,8 @@ def localize_assets(m: folium.Map) -> folium.Map:
     stack: list[Any] = [m]
     while stack:
         element = stack.pop()
-        if isinstance(element, MarkerCluster):
-            element.default_js = [("markerclusterjs", assets.CLUSTER_JS)]
-            element.default_css = [
-                ("markerclustercss", assets.CLUSTER_CSS),
-                ("markerclusterdefaultcss", assets.CLUSTER_DEFAULT_CSS),
-            ]
-        elif element is not m and getattr(element, "default_js", None):
-            # Any other plugin would load from a CDN; refuse rather than ship a blank map.
+        if element is not m and getattr(element, "default_js", None):
+            # Any plugin would load from a CDN; refuse rather than ship a blank map.
             raise ValueError(f"{type(element).__name__} has no local assets")
         stack.extend(getattr(element, "_children", {}).values())
     return m
@@ -82,186 +84,234 @@ def localize_assets(m: folium.Map) -> folium.Map:
 
 def _escaped(near: pd.DataFrame, column: str) -> list[str]:
     """A column as HTML-escaped text ('' for missing), escaped once per column, not per cell."""
+    if column not in near.columns:
+        return [""] * len(near)
     escape = html.escape
     return [
-        "" if v is None or (isinstance(v, float) and v != v) else escape(str(v))
+        "" if v is None or (isinstance(v, float) and v != v) or v is pd.NA else escape(str(v))
         for v in near[column].tolist()
     ]
 
 
-def provider_features(near: pd.DataFrame) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of the providers, with escaped tooltip/popup HTML and a
-    per-feature style: the group's colour fills the dot; targets get a dark ring and a larger
-    dot; approximate (ZIP-centroid) locations get a dashed outline; providers new since the
-    previous registry search (a `new_since` column holding that date as text) get an amber
-    ring and say so in the tooltip."""
-    esc = {c: _escaped(near, c) for c in (
-        "display_name", "specialty", "group_label", "address", "city", "state", "zip", "phone",
-        "npi", "stage",
-    )}  # fmt: skip
-    new_since = _escaped(near, "new_since") if "new_since" in near.columns else [""] * len(near)
-    features = []
-    for i, row in enumerate(
-        near[
-            [
-                "lat",
-                "lon",
-                "on_list",
-                "geocode_precision",
-                "specialty_group",
-                "distance_mi",
-                "score",
-            ]
-        ].itertuples(index=False)
-    ):
-        on_list = bool(row.on_list)
-        approx = row.geocode_precision == "zip"
-        style = {
-            "fill": True,
-            "fillColor": group_color(row.specialty_group),
-            "fillOpacity": 0.9 if on_list else 0.75,
-            "color": TARGET_STROKE if on_list else ("#555555" if approx else "#ffffff"),
-            "weight": 3 if on_list else 1,
-            "radius": 9 if on_list else 6,
-        }
-        if approx:
+def marker_styles(
+    near: pd.DataFrame, selected: str | None = None, colour_by: str = "group"
+) -> list[dict[str, Any]]:
+    """One Leaflet path style per row. The fill comes from `COLOUR_BY[colour_by]`; targets get
+    a dark ring and a larger dot; approximate (ZIP-centroid) locations a dashed outline;
+    providers new since the previous search (a non-empty `new_since`) an amber ring; the
+    selected provider a blue ring on top of all that."""
+    fills = COLOUR_BY[colour_by](near)
+    on_list = near["on_list"].astype(bool).tolist()
+    approx = (near["geocode_precision"] == "zip").tolist()
+    new = (
+        (near["new_since"].fillna("") != "").tolist()
+        if "new_since" in near.columns
+        else [False] * len(near)
+    )
+    npis = near["npi"].tolist()
+    styles: list[dict[str, Any]] = []
+    for i in range(len(near)):
+        if on_list[i]:
+            style = {"color": TARGET_STROKE, "weight": 3, "radius": 9, "fillOpacity": 0.9}
+        elif new[i]:
+            style = {"color": NEW_STROKE, "weight": 3, "radius": 8, "fillOpacity": 0.75}
+        else:
+            color = "#555555" if approx[i] else "#ffffff"
+            style = {"color": color, "weight": 1, "radius": 6, "fillOpacity": 0.75}
+        style["fillColor"] = fills[i]
+        if approx[i]:
             style["dashArray"] = "3 3"
-        if new_since[i] and not on_list:
-            style.update(color=NEW_STROKE, weight=3, radius=8)
-        name, specialty = esc["display_name"][i], esc["specialty"][i]
-        distance = f"{row.distance_mi:.1f} mi"
-        tip = f"<b>{name}</b><br>{specialty}<br>{distance}"
-        if approx:
+        if selected is not None and npis[i] == selected:
+            style.update(color=SELECTED_STROKE, weight=4, radius=style["radius"] + 2)
+        styles.append(style)
+    return styles
+
+
+def provider_features(
+    near: pd.DataFrame, selected: str | None = None, colour_by: str = "group"
+) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of the providers: NPI, escaped tooltip (name, group,
+    specialty, distance, list status) and popup HTML, and the marker style."""
+    esc = {c: _escaped(near, c) for c in (
+        "display_name", "specialty", "group_label", "npi", "stage", "new_since",
+    )}  # fmt: skip
+    styles = marker_styles(near, selected, colour_by)
+    lats, lons = near["lat"].tolist(), near["lon"].tolist()
+    dists = near["distance_mi"].tolist()
+    on_list = near["on_list"].astype(bool).tolist()
+    approx = (near["geocode_precision"] == "zip").tolist()
+    features = []
+    for i in range(len(near)):
+        name = esc["display_name"][i]
+        tip = f"<b>{name}</b><br>{esc['group_label'][i]} · {esc['specialty'][i]}"
+        tip += f"<br>{dists[i]:.1f} mi"
+        if approx[i]:
             tip += " · approximate location"
-        if on_list:
+        if on_list[i]:
             tip += f"<br><b>On your list</b> ({esc['stage'][i]})"
-        if new_since[i]:
-            tip += f"<br><b>New since {new_since[i]}</b>"
-        score = "not scored" if pd.isna(row.score) else f"{row.score:.0f}/100"
-        where = ", ".join(p for p in (esc["address"][i], esc["city"][i]) if p)
-        state_zip = " ".join(p for p in (esc["state"][i], esc["zip"][i]) if p)
-        popup = (
-            f"<b>{name}</b><br>{specialty} ({esc['group_label'][i]})<br>{where} {state_zip}<br>"
-            f"Phone: {esc['phone'][i] or '—'}<br>Distance: {distance} · Score: {score}<br>"
-            f"NPI {esc['npi'][i]}"
-        )
+        if esc["new_since"][i]:
+            tip += f"<br><b>New since {esc['new_since'][i]}</b>"
         features.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
-                "properties": {"npi": esc["npi"][i], "tip": tip, "popup": popup, "style": style},
+                "geometry": {"type": "Point", "coordinates": [lons[i], lats[i]]},
+                "properties": {
+                    "npi": esc["npi"][i],
+                    "tip": tip,
+                    "popup": tip + "<br><em>Details and “Add to targets” below the map.</em>",
+                    "style": styles[i],
+                },
             }
         )
     return {"type": "FeatureCollection", "features": features}
 
 
-class _ProviderLayer(MacroElement):
-    """All providers as one `L.geoJSON` layer of circle markers, tooltips and popups bound in JS.
+def _js_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
 
-    folium.GeoJson does the same in the browser but, in Python, validates every feature for
-    its tooltip and popup and serialises the data more than once per render; for 2,000
-    providers that alone cost more than the whole map budget. Here the data is serialised once.
-    The feature's HTML is already escaped (`provider_features`); "</" is broken up as well so
-    nothing in the data can close a script tag.
-    """
+
+class _ProviderLayer(MacroElement):
+    """Applies the providers, the radius circle and the view fit to the living map (see the
+    module docstring). The data is serialised once, as fixed text (see `render`)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.data_json }}, {
-            pointToLayer: function (feature, latlng) {
-                return L.circleMarker(latlng, feature.properties.style);
-            },
-            onEachFeature: function (feature, layer) {
-                layer.bindTooltip(feature.properties.tip, {direction: "top", offset: [0, -6]});
-                layer.bindPopup(feature.properties.popup, {maxWidth: 320});
+        (function (map, data, circle, fitKey) {
+            var st = window.__raLayer;
+            if (!st || st.map !== map) {
+                st = window.__raLayer = {
+                    map: map,
+                    renderer: L.canvas({padding: 0.5, tolerance: 2}),
+                    byNpi: {},
+                    fitKey: null
+                };
+                st.group = L.featureGroup().addTo(map);
+                st.circle = L.circle(circle.center, {radius: circle.meters, color: "#0F766E",
+                    weight: 2, fill: true, fillOpacity: 0.04, interactive: false,
+                    renderer: st.renderer}).addTo(map);
+                st.here = function (e) {
+                    // Every provider whose dot is under the pointer, best first (the data's
+                    // order): the page offers them all, so no dot is out of reach.
+                    var p = map.latLngToContainerPoint(e.target.getLatLng()), found = [];
+                    st.group.eachLayer(function (m) {
+                        var q = map.latLngToContainerPoint(m.getLatLng());
+                        if (Math.abs(q.x - p.x) <= m.options.radius + 2 &&
+                            Math.abs(q.y - p.y) <= m.options.radius + 2) {
+                            found.push([m.feature.properties.order, m.feature.properties.npi]);
+                        }
+                    });
+                    found.sort(function (a, b) { return a[0] - b[0]; });
+                    e.target.feature.properties.here = found.map(function (f) { return f[1]; });
+                    if (found.length > 1) {
+                        e.target.setPopupContent(e.target.feature.properties.popup +
+                            "<br><b>" + found.length + " providers here</b>: pick one below " +
+                            "the map.");
+                    }
+                };
             }
-        }).addTo({{ this._parent.get_name() }});
+            st.circle.setLatLng(circle.center);
+            st.circle.setRadius(circle.meters);
+            var seen = {};
+            data.features.forEach(function (f, i) {
+                var p = f.properties, ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
+                p.order = i;
+                seen[p.npi] = true;
+                var m = st.byNpi[p.npi];
+                if (m) {
+                    var old = m.feature.properties;
+                    m.feature = f;
+                    if (JSON.stringify(old.style) !== JSON.stringify(p.style)) {
+                        m.setStyle(L.extend({dashArray: null}, p.style));
+                        m.setRadius(p.style.radius);
+                    }
+                    if (old.tip !== p.tip) {
+                        m.setTooltipContent(p.tip);
+                        m.setPopupContent(p.popup);
+                    }
+                    var cur = m.getLatLng();
+                    if (cur.lat !== ll[0] || cur.lng !== ll[1]) { m.setLatLng(ll); }
+                } else {
+                    m = L.circleMarker(ll, L.extend({renderer: st.renderer}, p.style));
+                    m.feature = f;
+                    m.bindTooltip(p.tip, {direction: "top", offset: [0, -6]});
+                    m.bindPopup(p.popup, {maxWidth: 320, autoPan: false});
+                    m.on("click", st.here);
+                    st.group.addLayer(m);
+                    st.byNpi[p.npi] = m;
+                }
+                if (p.style.color === "{{ this.selected_stroke }}") { m.bringToFront(); }
+            });
+            Object.keys(st.byNpi).forEach(function (npi) {
+                if (!seen[npi]) { st.group.removeLayer(st.byNpi[npi]); delete st.byNpi[npi]; }
+            });
+            if (st.fitKey !== fitKey) {
+                st.fitKey = fitKey;
+                map.fitBounds(L.latLng(circle.center).toBounds(2 * circle.meters),
+                              {padding: [8, 8]});
+            }
+            window.__raDrawn = data.features.length;
+        })({{ this._parent._parent.get_name() }}, {{ this.data_json }}, {{ this.circle_json }},
+           {{ this.fit_key }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, features: dict[str, Any]) -> None:
+    def __init__(
+        self, features: dict[str, Any], center: tuple[float, float], radius_mi: float
+    ) -> None:
         super().__init__()
         self._name = "ProviderLayer"
-        self.data_json = json.dumps(features, separators=(",", ":")).replace("</", "<\\/")
+        self.data_json = _js_json(features)
+        meters = radius_mi * METERS_PER_MILE
+        self.circle_json = _js_json({"center": list(center), "meters": meters})
+        self.fit_key = _js_json(f"{center[0]:.6f},{center[1]:.6f},{meters:.1f}")
+        self.selected_stroke = SELECTED_STROKE
 
     def render(self, **kwargs: Any) -> None:
-        """Add the script to the figure as fixed text: branca's default wraps the rendered
-        script in a new Jinja template, and compiling a megabyte of data as a template costs
-        more than everything else on the map together."""
-        script = self._template.module.__dict__["script"]
-        self.get_root().script.add_child(_FixedText(script(self, kwargs)), name=self.get_name())
+        """Nothing to add to the figure: streamlit-folium generates this element's script from
+        its macro itself, and rendering a megabyte of data twice would double the cost."""
 
 
-class _FixedText(Element):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def render(self, **kwargs: Any) -> str:
-        return self.text
-
-
-class _Legend(MacroElement):
-    """A Leaflet control listing the specialty colours; drawn in JS, so it works offline."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var legend = L.control({position: 'bottomleft'});
-            legend.onAdd = function () {
-                var div = L.DomUtil.create('div', 'ra-legend');
-                div.style.cssText = 'background:rgba(255,255,255,.92);padding:4px 8px;' +
-                    'font:11px/1.3 sans-serif;border-radius:6px;box-shadow:0 1px 4px #0004;' +
-                    'max-height:300px;overflow:auto';
-                L.DomEvent.disableClickPropagation(div);
-                L.DomEvent.disableScrollPropagation(div);
-                div.innerHTML = {{ this.html|tojson }};
-                return div;
-            };
-            legend.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}
-        """
+def _dot(color: str, ring: str = "#ffffff", width: int = 1, dashed: bool = False) -> str:
+    border = f"{width}px {'dashed' if dashed else 'solid'} {ring}"
+    return (
+        '<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
+        f'background:{color};border:{border};margin:0 4px 0 10px;vertical-align:-1px"></span>'
     )
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "Legend"
-        rows = "".join(
-            f'<div><span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
-            f'background:{g.color};margin-right:5px"></span>{html.escape(g.label)}</div>'
-            for g in GROUPS
-        )
-        self.html = (
-            '<details open><summary style="cursor:pointer;font-weight:600">Legend</summary>'
-            + rows
-            + '<div style="margin-top:4px">'
-            '<span style="display:inline-block;width:12px;height:12px;border-radius:50%;'
-            f'border:3px solid {TARGET_STROKE};margin-right:4px;vertical-align:-3px"></span>'
-            "on your list</div>"
-            '<div><span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
-            'border:1px dashed #555;margin-right:5px"></span>approximate location</div>'
-            '<div><span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
-            f'border:3px solid {NEW_STROKE};margin-right:4px;vertical-align:-3px"></span>'
-            "new since last search</div>"
-            "</details>"
-        )
+
+def legend_html() -> str:
+    """The colour key, drawn beside the map rather than over it, so it never hides a dot."""
+    parts = [_dot(g.color) + html.escape(g.label) for g in GROUPS]
+    parts += [
+        _dot("#ffffff", TARGET_STROKE, 3) + "on your list",
+        _dot("#ffffff", NEW_STROKE, 3) + "new since the last search",
+        _dot("#ffffff", "#555555", 1, dashed=True) + "approximate location",
+        _dot("#ffffff", SELECTED_STROKE, 3) + "shown below",
+    ]
+    return (
+        '<div class="ra-legend" style="font-size:0.8rem;line-height:1.9;color:#444">'
+        + "".join(f'<span style="white-space:nowrap">{p}</span>' for p in parts)
+        + "</div>"
+    )
 
 
-def build_map(practice: Practice, near: pd.DataFrame, radius_mi: float) -> ProviderMap:
+def build_map(
+    practice: Practice,
+    near: pd.DataFrame,
+    radius_mi: float,
+    selected: str | None = None,
+    colour_by: str = "group",
+) -> ProviderMap:
     """The map for a practice and the providers already filtered to its radius."""
     assert practice.lat is not None and practice.lon is not None
     center = (practice.lat, practice.lon)
-    zoom = zoom_for_radius(radius_mi)
     base = folium.Map(
         location=center,
-        zoom_start=zoom,
+        zoom_start=12,  # the feature group fits the view to the radius circle at once
         tiles="OpenStreetMap",  # carries the "© OpenStreetMap contributors" attribution
         control_scale=True,
-        prefer_canvas=False,
     )
     folium.Marker(
         center,
@@ -277,21 +327,27 @@ def build_map(practice: Practice, near: pd.DataFrame, radius_mi: float) -> Provi
         ),
         z_index_offset=1000,
     ).add_to(base)
-    _Legend().add_to(base)
     localize_assets(base)
 
     layers = folium.FeatureGroup(name="Providers")
-    folium.Circle(
-        center,
-        radius=radius_mi * METERS_PER_MILE,
-        color="#0F766E",
-        weight=2,
-        fill=True,
-        fill_opacity=0.04,
-        interactive=False,
-    ).add_to(layers)
-    _ProviderLayer(provider_features(near)).add_to(layers)
-    return ProviderMap(base, layers, center, zoom, len(near))
+    _ProviderLayer(provider_features(near, selected, colour_by), center, radius_mi).add_to(layers)
+    return ProviderMap(base, layers, center, len(near))
+
+
+def _feature_props(returned: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not isinstance(returned, dict):
+        return None
+    feature = returned.get("last_active_drawing")
+    if not isinstance(feature, dict):
+        return None
+    props = feature.get("properties")
+    return props if isinstance(props, dict) else None
+
+
+def _as_npi(value: Any) -> str | None:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    return str(value)
 
 
 def clicked_npi(returned: dict[str, Any] | None, known: set[str] | None = None) -> str | None:
@@ -301,18 +357,34 @@ def clicked_npi(returned: dict[str, Any] | None, known: set[str] | None = None) 
     marker, say), or when `known` is given and the NPI is not in it (a stale click from a
     previous radius or practice).
     """
-    if not isinstance(returned, dict):
-        return None
-    feature = returned.get("last_active_drawing")
-    if not isinstance(feature, dict):
-        return None
-    props = feature.get("properties")
-    if not isinstance(props, dict):
-        return None
-    npi = props.get("npi")
-    if not isinstance(npi, str | int) or isinstance(npi, bool):
-        return None
-    npi = str(npi)
-    if known is not None and npi not in known:
+    props = _feature_props(returned)
+    npi = _as_npi(props.get("npi")) if props else None
+    if npi is None or (known is not None and npi not in known):
         return None
     return npi
+
+
+def clicked_here(returned: dict[str, Any] | None, known: set[str] | None = None) -> list[str]:
+    """Every provider under the click (the clicked one first), as the map reported them;
+    unknown or malformed entries are dropped. A single provider gives a one-item list."""
+    npi = clicked_npi(returned, known)
+    if npi is None:
+        return []
+    props = _feature_props(returned) or {}
+    here = props.get("here")
+    others = [_as_npi(n) for n in here] if isinstance(here, list) else []
+    found = [n for n in others if n is not None and (known is None or n in known)]
+    return [npi, *[n for n in dict.fromkeys(found) if n != npi]]
+
+
+def co_located(near: pd.DataFrame, npi: str, places: int = 5) -> list[str]:
+    """Providers at the same spot as `npi` (coordinates equal to ~1 m), the given one first:
+    a group practice's building holds many, and their dots sit exactly on top of each other."""
+    row = near.loc[near["npi"] == npi]
+    if row.empty:
+        return []
+    lat, lon = round(float(row["lat"].iloc[0]), places), round(float(row["lon"].iloc[0]), places)
+    same = (np.round(near["lat"].to_numpy(float), places) == lat) & (
+        np.round(near["lon"].to_numpy(float), places) == lon
+    )
+    return [npi, *[n for n in near.loc[same, "npi"].tolist() if n != npi]]

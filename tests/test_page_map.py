@@ -6,6 +6,7 @@ import json
 
 import sqlalchemy as sa
 
+from components.map_view import table_key
 from components.session import get_engine
 from services import db
 
@@ -54,7 +55,7 @@ def test_marker_click_then_add_to_targets_creates_partner(app_test):
     at = app_test().run()
     practice_id = at.session_state["practice_id"]
     table = at.dataframe[0].value
-    npi = table.loc[table["stage"].isna(), "npi"].iloc[0]
+    npi = table.loc[table["stage"] == "", "npi"].iloc[0]
     before = _partner_npis(practice_id)
     assert npi not in before
 
@@ -74,8 +75,11 @@ def test_marker_click_then_add_to_targets_creates_partner(app_test):
     assert len(after) == len(before) + 1
     # the map and the table show it as on the list, in the same run
     assert any("On your list" in s.value for s in at.success)
+    assert npi not in at.dataframe[0].value["npi"].tolist()  # off-list providers only...
+    at.toggle(key="map_show_all").set_value(True).run()  # ...unless all are asked for
     table = at.dataframe[0].value
     assert table.loc[table["npi"] == npi, "stage"].iloc[0] == "target"
+    assert table["stage"].tolist().index("target") > 0  # on-list rows come after the others
     # adding again (a second click on the map) creates nothing twice
     at.session_state[comp.key] = {
         "last_active_drawing": {"type": "Feature", "properties": {"npi": npi}},
@@ -177,12 +181,14 @@ def test_selecting_rows_in_the_table_adds_them_all(app_test):
     at = app_test().run()
     practice_id = at.session_state["practice_id"]
     table = at.dataframe[0].value
-    free = table.index[table["stage"].isna()][:3].tolist()
+    free = table.index[table["stage"] == ""][:3].tolist()
     npis = table.loc[free, "npi"].tolist()
-    at.session_state[f"near_table:{practice_id}"] = {
-        "selection": {"rows": free, "columns": [], "cells": []}
+    at.session_state[table_key(practice_id, table["npi"].tolist())] = {
+        "edited_rows": {i: {"add": True} for i in free}, "added_rows": [], "deleted_rows": []
     }
     at.run()
+    assert at.button(key="add_selected").label == "Add 3 selected to targets"
+    assert any("Will add" in c.value for c in at.caption)
     at.button(key="add_selected").click().run()
     assert not at.exception, at.exception
     assert set(npis) <= set(_partner_npis(practice_id))

@@ -12,11 +12,15 @@ from streamlit_folium import _get_feature_group_string, _get_map_string
 
 from components.provider_map import (
     RETURNED_OBJECTS,
+    SELECTED_STROKE,
     build_map,
+    clicked_here,
     clicked_npi,
+    co_located,
+    legend_html,
     localize_assets,
+    marker_styles,
     provider_features,
-    zoom_for_radius,
 )
 from services.practices import Practice
 from services.providers import providers_near
@@ -114,9 +118,71 @@ def test_clicked_npi_reads_the_feature_not_the_coordinates(returned, expected):
     assert clicked_npi(returned, {"1234567893"}) == expected
 
 
-def test_map_returns_only_click_data_and_zoom_fits_the_radius():
+def test_map_returns_only_click_data_and_the_view_fits_the_radius_circle():
     assert "bounds" not in RETURNED_OBJECTS and "zoom" not in RETURNED_OBJECTS
-    zooms = [zoom_for_radius(r) for r in (1, 3, 5, 10, 25)]
-    assert zooms == sorted(zooms, reverse=True)
     fc = provider_features(_near())
     assert json.loads(json.dumps(fc))["type"] == "FeatureCollection"
+    small = _get_feature_group_string(build_map(PRACTICE, _near(), 2.0).layers, folium.Map())
+    large = _get_feature_group_string(build_map(PRACTICE, _near(), 5.0).layers, folium.Map())
+    # the fit is keyed on the circle: a new radius re-fits, an add (same circle) does not
+    assert "fitBounds" in small and "3218.7" in small and "8046.7" in large
+
+
+def test_base_map_script_does_not_depend_on_radius_or_data():
+    """streamlit-folium keys the map's iframe on the base script: if it changed with the radius
+    or the providers, every change would re-create the map and lose the user's view."""
+    a = build_map(PRACTICE, _near(), 2.0)
+    b = build_map(PRACTICE, _near(on_list={"1234567893"}), 5.0, selected="1245319599")
+    assert _get_map_string(a.base) == _get_map_string(b.base)
+    assert _get_feature_group_string(a.layers, a.base) != _get_feature_group_string(
+        b.layers, b.base
+    )
+
+
+def test_provider_layer_updates_in_place_on_one_canvas():
+    script = _get_feature_group_string(build_map(PRACTICE, _near(), 5.0).layers, folium.Map())
+    assert "L.canvas(" in script and "renderer: st.renderer" in script
+    assert "window.__raLayer" in script  # one layer kept across updates, keyed by NPI
+    assert "setStyle(" in script and "removeLayer(" in script
+    assert "L.circle(" in script
+
+
+def test_selected_provider_gets_a_ring_and_colour_by_is_the_one_style_switch():
+    near = _near()
+    styles = marker_styles(near, selected="1245319599")
+    by_npi = dict(zip(near["npi"], styles, strict=True))
+    assert by_npi["1245319599"]["color"] == SELECTED_STROKE
+    assert by_npi["1234567893"]["color"] != SELECTED_STROKE
+    with pytest.raises(KeyError):
+        marker_styles(near, colour_by="no such colouring")
+
+
+def test_clicked_here_lists_every_provider_under_the_click_clicked_first():
+    known = {"1234567893", "1245319599"}
+    returned = {
+        "last_active_drawing": {
+            "properties": {"npi": "1245319599", "here": ["1234567893", "1245319599", 7, None]}
+        }
+    }
+    assert clicked_here(returned, known) == ["1245319599", "1234567893"]
+    assert clicked_here({"last_active_drawing": {"properties": {"npi": "1234567893"}}}, known) == [
+        "1234567893"
+    ]
+    assert clicked_here({"last_active_drawing": {"properties": {"npi": "999"}}}, known) == []
+    assert clicked_here(None, known) == []
+
+
+def test_co_located_providers_are_found_by_their_coordinates():
+    df = _providers()
+    df.loc[1, ["lat", "lon"]] = df.loc[0, ["lat", "lon"]].to_numpy()  # same building
+    near = providers_near(df, pd.DataFrame(columns=["npi", "partner_id", "stage", "active"]),
+                          PRACTICE.lat, PRACTICE.lon, 5.0)  # fmt: skip
+    assert set(co_located(near, "1234567893")) == {"1234567893", "1245319599"}
+    assert co_located(near, "1245319599")[0] == "1245319599"
+    assert co_located(near, "0000000000") == []
+
+
+def test_legend_sits_outside_the_map_and_escapes_labels():
+    assert "ra-legend" in legend_html() and "on your list" in legend_html()
+    script = _get_map_string(build_map(PRACTICE, _near(), 5.0).base)
+    assert "ra-legend" not in script  # nothing drawn over the dots
