@@ -25,22 +25,51 @@ metadata = sa.MetaData()
 
 
 def utcnow() -> datetime:
-    """Naive UTC, for bookkeeping timestamps (created/updated, version tokens)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Timezone-aware UTC, for bookkeeping timestamps (created/updated, version tokens,
+    imported-at, audit). The clock policy is in docs/clock-policy.md."""
+    return datetime.now(UTC)
 
 
 def localnow() -> datetime:
     """Naive local time, for business dates staff reason about by the calendar (when a
     partner was added, when a stage changed): they are compared with local dates such as
-    "today", so a change made at 8 pm must not land on tomorrow's date as UTC would."""
+    "today", so a change made at 8 pm must not land on tomorrow's date as UTC would.
+    The clock policy is in docs/clock-policy.md."""
     return datetime.now().replace(microsecond=0)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A bookkeeping timestamp as aware UTC: naive values (what SQLite, and a PostgreSQL
+    `timestamp` column, hand back) are UTC wall time by the clock policy; aware ones are
+    converted. The one place a stored bookkeeping timestamp is normalised."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A bookkeeping timestamp column: stored as UTC wall time in a plain DATETIME /
+    `timestamp` column (so no database's session time zone can shift it), read back aware.
+    Writes accept aware datetimes (converted to UTC) or naive ones (taken as UTC)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        utc = as_utc(value)
+        return None if utc is None else utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return as_utc(value)
 
 
 schema_version = sa.Table(
     "schema_version",
     metadata,
     sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("applied_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("applied_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 practice = sa.Table(
@@ -62,8 +91,8 @@ practice = sa.Table(
     sa.Column("revenue_per_visit", sa.Float),
     # Demo data never mixes with a real practice's: the flag scopes providers and history.
     sa.Column("is_demo", sa.Boolean, nullable=False, default=False),
-    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
-    sa.Column("updated_at", sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
 )
 
 provider = sa.Table(
@@ -101,7 +130,7 @@ geocode_cache = sa.Table(
     sa.Column("lon", sa.Float),
     sa.Column("source", sa.String(20), nullable=False),  # census/nominatim/zip_centroid/manual
     sa.Column("precision", sa.String(20), nullable=False),  # address/street/zip
-    sa.Column("geocoded_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("geocoded_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 partner = sa.Table(
@@ -116,8 +145,8 @@ partner = sa.Table(
     sa.Column("owner", sa.String(100)),
     sa.Column("priority", sa.Integer),
     sa.Column("notes", sa.Text),
-    sa.Column("added_at", sa.DateTime, nullable=False, default=utcnow),
-    sa.Column("updated_at", sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Column("added_at", sa.DateTime, nullable=False, default=localnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
     # Adding the same provider twice must not create two partners.
     sa.UniqueConstraint("practice_id", "npi", name="uq_partner_practice_npi"),
 )
@@ -131,7 +160,7 @@ partner_stage_history = sa.Table(
     ),
     sa.Column("from_stage", sa.String(12)),
     sa.Column("to_stage", sa.String(12), nullable=False),
-    sa.Column("changed_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("changed_at", sa.DateTime, nullable=False, default=localnow),
     sa.Index("ix_stage_history_partner", "partner_id", "changed_at"),
 )
 
@@ -149,7 +178,7 @@ activity = sa.Table(
     sa.Column("staff", sa.String(100)),
     sa.Column("notes", sa.Text),
     sa.Column("follow_up_due", sa.Date),
-    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Index("ix_activity_practice_date", "practice_id", "activity_date"),
 )
 
@@ -176,8 +205,8 @@ referral = sa.Table(
     sa.Column("notes", sa.Text),
     # Optimistic concurrency: a save states the version it read (issue 5's conflict check).
     sa.Column("version", sa.Integer, nullable=False, default=1),
-    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
-    sa.Column("updated_at", sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
     sa.Index("ix_referral_practice_date", "practice_id", "referral_date"),
     sa.Index("ix_referral_partner", "practice_id", "partner_npi"),
 )
@@ -187,7 +216,7 @@ npi_pull = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE")),
-    sa.Column("pulled_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("pulled_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Column("params", sa.Text, nullable=False),  # JSON of the search criteria
     sa.Column("found", sa.Integer, nullable=False, default=0),
     sa.Column("new", sa.Integer, nullable=False, default=0),
@@ -214,7 +243,7 @@ letter_template = sa.Table(
     ),
     sa.Column("kind", sa.String(20), nullable=False),  # intro / thank_you
     sa.Column("body", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
     sa.UniqueConstraint("practice_id", "kind", name="uq_letter_template_practice_kind"),
 )
 
@@ -228,99 +257,10 @@ named_referrer = sa.Table(
         "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
     ),
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.UniqueConstraint("practice_id", "name", name="uq_named_referrer_practice_name"),
 )
 
-
-# Imported public data files: per-NPI signals for the referral-potential score. Each row keeps
-# its data year; a newer year's import replaces the older year's values.
-medicare_volume = sa.Table(
-    "medicare_volume",
-    metadata,
-    sa.Column("npi", sa.String(10), primary_key=True),
-    sa.Column("data_year", sa.Integer, nullable=False),
-    sa.Column("tot_benes", sa.Integer),  # NULL = suppressed or missing ("no data"), never 0
-    sa.Column("tot_srvcs", sa.Float),
-    sa.Column("provider_type", sa.String(100)),  # the Medicare specialty
-)
-
-# PT-generating procedures (see services/datafiles/procedures.py), per NPI and code.
-procedure_volume = sa.Table(
-    "procedure_volume",
-    metadata,
-    sa.Column("npi", sa.String(10), primary_key=True),
-    sa.Column("hcpcs_cd", sa.String(10), primary_key=True),
-    sa.Column("data_year", sa.Integer, nullable=False),
-    sa.Column("tot_srvcs", sa.Float),
-    sa.Column("tot_benes", sa.Integer),
-)
-
-# Shared-patient pairs, kept only where one side matters to a practice; npi_from saw the
-# patients first. Shared patients in time order, not proven referrals.
-shared_patient_pair = sa.Table(
-    "shared_patient_pair",
-    metadata,
-    sa.Column("npi_from", sa.String(10), primary_key=True),
-    sa.Column("npi_to", sa.String(10), primary_key=True),
-    sa.Column("data_year", sa.Integer, nullable=False),
-    sa.Column("source", sa.String(20), nullable=False),  # cms_shared_patients / hop_teaming
-    sa.Column("patient_count", sa.Integer),
-    sa.Column("transaction_count", sa.Integer),
-    sa.Index("ix_shared_pair_to", "npi_to"),
-)
-
-# One row per data-file import: what was read, kept and skipped, and why.
-data_file_import = sa.Table(
-    "data_file_import",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(30), nullable=False),
-    sa.Column("file_name", sa.String(300), nullable=False),
-    sa.Column("data_year", sa.Integer),
-    sa.Column("rows_read", sa.Integer, nullable=False, default=0),
-    sa.Column("rows_kept", sa.Integer, nullable=False, default=0),
-    sa.Column("rows_skipped", sa.Integer, nullable=False, default=0),
-    sa.Column("details", sa.Text),
-    sa.Column("practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="SET NULL")),
-    sa.Column("imported_at", sa.DateTime, nullable=False, default=utcnow),
-)
-
-
-# Who may do what in which practice (see services/auth.py); instance owners come from settings.
-app_user = sa.Table(
-    "app_user",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
-    ),
-    sa.Column("email", sa.String(254), nullable=False),  # lower-cased
-    sa.Column("role", sa.String(10), nullable=False),  # owner / liaison / viewer
-    sa.Column("created_at", sa.DateTime, nullable=False, default=utcnow),
-    sa.UniqueConstraint("practice_id", "email", name="uq_app_user_practice_email"),
-    sa.Index("ix_app_user_email", "email"),
-)
-
-# The audit trail (services/audit.py), append-only. No foreign keys: it outlives what it
-# describes. `before`/`after` are JSON; `txn` groups the rows one transaction wrote.
-audit_log = sa.Table(
-    "audit_log",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),  # UTC
-    sa.Column("actor", sa.String(254), nullable=False),
-    sa.Column("practice_id", sa.Integer),
-    sa.Column("table_name", sa.String(40), nullable=False),
-    sa.Column("record_id", sa.Integer, nullable=False),
-    sa.Column("action", sa.String(10), nullable=False),  # insert / update / delete
-    sa.Column("before", sa.Text),
-    sa.Column("after", sa.Text),
-    sa.Column("txn", sa.String(32), nullable=False),
-    sa.Column("note", sa.String(200)),
-    sa.Index("ix_audit_record", "table_name", "record_id"),
-    sa.Index("ix_audit_practice", "practice_id", "id"),
-)
 
 class StorageError(RuntimeError):
     """The database cannot be opened or used; the message is meant for the user."""
@@ -350,19 +290,6 @@ def _migrate_to_5(conn: Connection) -> None:
     named_referrer.create(conn, checkfirst=True)
 
 
-def _migrate_to_7(conn: Connection) -> None:
-    """Version 7: imported public data files (Medicare volumes, PT-generating procedures,
-    shared-patient pairs) and the record of each import."""
-    for table in (medicare_volume, procedure_volume, shared_patient_pair, data_file_import):
-        table.create(conn, checkfirst=True)
-
-
-def _migrate_to_8(conn: Connection) -> None:
-    """Version 8: users with per-practice roles, and the audit trail."""
-    app_user.create(conn, checkfirst=True)
-    audit_log.create(conn, checkfirst=True)
-
-
 V1_TABLES = (
     "practice", "provider", "geocode_cache", "partner", "partner_stage_history", "activity",
     "referral", "npi_pull",
@@ -377,7 +304,6 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _migrate_to_2,
     4: _migrate_to_4,
     5: _migrate_to_5,
-    7: _migrate_to_7,
 }
 
 

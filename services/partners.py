@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from services import db, playbook
 from services.npi import is_valid_npi
@@ -32,7 +32,20 @@ class PartnerError(ValueError):
 
 
 class ConfirmationRequired(PartnerError):
-    """Removing this partner would erase history; the caller must ask the user first."""
+    """Removing these partners would erase history; the caller must ask the user first.
+
+    `histories` maps each partner that has history to what removing it would touch, and
+    `names` to its display name, so the question can name them."""
+
+    def __init__(
+        self,
+        message: str,
+        histories: dict[int, PartnerHistory] | None = None,
+        names: dict[int, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.histories = histories or {}
+        self.names = names or {}
 
 
 def add_targets(
@@ -41,7 +54,8 @@ def add_targets(
     """Put providers on the target list; return the NPIs that were newly added.
 
     Adding a provider already on the list is a no-op, so a double click or a rerun cannot
-    create a second partner (the unique constraint backs this up under concurrency).
+    create a second partner (the unique constraint backs this up under concurrency). All of
+    them are added in one transaction: when one insert fails, none is added.
     """
     when = when or db.localnow()
     wanted = list(dict.fromkeys(str(n).strip() for n in npis))
@@ -75,8 +89,8 @@ def add_targets(
                     practice_id=practice_id,
                     npi=npi,
                     stage="target",
-                    added_at=when,
-                    updated_at=when,
+                    added_at=when,  # business date: local wall-clock time
+                    updated_at=db.utcnow(),  # bookkeeping (the version token): UTC
                 )
             ).inserted_primary_key[0]
             conn.execute(
@@ -138,54 +152,74 @@ def update_partner(
     """
     when = when or db.localnow()
     values: dict[str, object] = {}
-    if when.date() > date.today():
-        raise PartnerError(f"date: {when.date().isoformat()} is in the future")
-    if stage is not None and stage not in playbook.STAGES:
-        raise PartnerError(f"stage: '{stage}' is not one of {', '.join(playbook.STAGES)}")
+    _check_stage_and_day(stage, when)
     if owner is not _UNSET:
         values["owner"] = _clean_owner(owner)  # type: ignore[arg-type]
     if priority is not _UNSET:
         values["priority"] = _clean_priority(priority)
     if notes is not _UNSET:
         values["notes"] = _clean_notes(notes)  # type: ignore[arg-type]
-    p = db.partner
     with engine.begin() as conn:
-        row = conn.execute(
-            sa.select(p.c.stage, p.c.added_at, p.c.updated_at).where(
-                p.c.id == partner_id, p.c.practice_id == practice_id
+        return _update_in(conn, practice_id, partner_id, stage, values, when, expected_updated_at)
+
+
+def _check_stage_and_day(stage: str | None, when: datetime) -> None:
+    if when.date() > date.today():
+        raise PartnerError(f"date: {when.date().isoformat()} is in the future")
+    if stage is not None and stage not in playbook.STAGES:
+        raise PartnerError(f"stage: '{stage}' is not one of {', '.join(playbook.STAGES)}")
+
+
+def _update_in(
+    conn: Connection,
+    practice_id: int,
+    partner_id: int,
+    stage: str | None,
+    values: dict[str, object],
+    when: datetime,
+    expected_updated_at: datetime | None = None,
+) -> bool:
+    """One partner's change inside the caller's transaction (see update_partner)."""
+    p = db.partner
+    row = conn.execute(
+        sa.select(p.c.stage, p.c.added_at, p.c.updated_at).where(
+            p.c.id == partner_id, p.c.practice_id == practice_id
+        )
+    ).first()
+    if row is None:
+        raise PartnerError("This partner is no longer on the list (removed elsewhere?).")
+    if expected_updated_at is not None and row.updated_at != db.as_utc(expected_updated_at):
+        raise PartnerError(
+            "This partner was changed by someone else since you opened it; your change was "
+            "not saved. Reload to see theirs, then try again."
+        )
+    moved = stage is not None and stage != row.stage
+    values = dict(values)
+    if moved:
+        last = conn.execute(
+            sa.select(sa.func.max(db.partner_stage_history.c.changed_at)).where(
+                db.partner_stage_history.c.partner_id == partner_id
             )
-        ).first()
-        if row is None:
-            raise PartnerError("This partner is no longer on the list (removed elsewhere?).")
-        if expected_updated_at is not None and row.updated_at != expected_updated_at:
+        ).scalar()
+        floor = last or row.added_at
+        if floor is not None and when < floor:
             raise PartnerError(
-                "This partner was changed by someone else since you opened it; your change was "
-                "not saved. Reload to see theirs, then try again."
+                f"date: the stage change cannot be dated before the previous one "
+                f"({floor.date().isoformat()})"
             )
-        moved = stage is not None and stage != row.stage
-        if moved:
-            last = conn.execute(
-                sa.select(sa.func.max(db.partner_stage_history.c.changed_at)).where(
-                    db.partner_stage_history.c.partner_id == partner_id
-                )
-            ).scalar()
-            floor = last or row.added_at
-            if floor is not None and when < floor:
-                raise PartnerError(
-                    f"date: the stage change cannot be dated before the previous one "
-                    f"({floor.date().isoformat()})"
-                )
-            values["stage"] = stage
-            conn.execute(
-                db.partner_stage_history.insert().values(
-                    partner_id=partner_id, from_stage=row.stage, to_stage=stage, changed_at=when
-                )
+        values["stage"] = stage
+        conn.execute(
+            db.partner_stage_history.insert().values(
+                partner_id=partner_id, from_stage=row.stage, to_stage=stage, changed_at=when
             )
-        if values:
-            # updated_at doubles as the version token, so it must move on every save.
-            floor_ts = (row.updated_at or when) + timedelta(microseconds=1)
-            values["updated_at"] = max(db.utcnow(), floor_ts)
-            conn.execute(p.update().where(p.c.id == partner_id).values(**values))
+        )
+    if values:
+        # updated_at doubles as the version token, so it must move on every save; it is a
+        # bookkeeping timestamp, so it is UTC like the value it replaces.
+        now = db.utcnow()
+        floor_ts = (row.updated_at or now) + timedelta(microseconds=1)
+        values["updated_at"] = max(now, floor_ts)
+        conn.execute(p.update().where(p.c.id == partner_id).values(**values))
     return moved
 
 
@@ -193,10 +227,40 @@ def set_stage(
     engine: Engine, practice_id: int, partner_ids: Iterable[int], stage: str,
     when: datetime | None = None,
 ) -> int:  # fmt: skip
-    """Move several partners to one stage (bulk action); return how many moved."""
-    return sum(
-        update_partner(engine, practice_id, pid, stage=stage, when=when) for pid in partner_ids
+    """Move several partners to one stage (bulk action); return how many moved.
+
+    All or nothing: every move happens in one transaction, so when one is refused (a partner
+    removed elsewhere, a date before its last change) or the database fails part-way, none
+    moved. The refusal names the partner it is about.
+    """
+    when = when or db.localnow()
+    _check_stage_and_day(stage, when)
+    ids = list(dict.fromkeys(int(i) for i in partner_ids))
+    moved = 0
+    with engine.begin() as conn:
+        names = partner_names(conn, practice_id, ids)
+        for pid in ids:
+            try:
+                moved += _update_in(conn, practice_id, pid, stage, {}, when)
+            except PartnerError as exc:
+                who = names.get(pid, "A selected partner")
+                raise PartnerError(f"{who}: {exc} Nothing was moved.") from exc
+    return moved
+
+
+def partner_names(conn: Connection, practice_id: int, partner_ids: Iterable[int]) -> dict[int, str]:
+    """partner id → "Name, credential" for the practice's partners among `partner_ids`, so a
+    message can say whom it is about."""
+    ids = [int(i) for i in partner_ids]
+    if not ids:
+        return {}
+    p, v = db.partner, db.provider
+    rows = conn.execute(
+        sa.select(p.c.id, v.c.name, v.c.credential)
+        .select_from(p.join(v, v.c.npi == p.c.npi))
+        .where(p.c.practice_id == practice_id, p.c.id.in_(ids))
     )
+    return {r.id: f"{r.name}, {r.credential}" if r.credential else str(r.name) for r in rows}
 
 
 # --- removal --------------------------------------------------------------------------------
@@ -228,26 +292,30 @@ class PartnerHistory:
 
 
 def partner_history(engine: Engine, practice_id: int, partner_id: int) -> PartnerHistory:
-    h, a, r, p = db.partner_stage_history, db.activity, db.referral, db.partner
     with engine.connect() as conn:
-        npi = conn.execute(
-            sa.select(p.c.npi).where(p.c.id == partner_id, p.c.practice_id == practice_id)
-        ).scalar()
-        if npi is None:
-            return PartnerHistory(0, 0, 0)
-        changes = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(h)
-            .where(h.c.partner_id == partner_id, h.c.from_stage.is_not(None))
-        ).scalar()
-        acts = conn.execute(
-            sa.select(sa.func.count()).select_from(a).where(a.c.partner_id == partner_id)
-        ).scalar()
-        refs = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(r)
-            .where(r.c.practice_id == practice_id, r.c.partner_npi == npi)
-        ).scalar()
+        return _history_in(conn, practice_id, partner_id)
+
+
+def _history_in(conn: Connection, practice_id: int, partner_id: int) -> PartnerHistory:
+    h, a, r, p = db.partner_stage_history, db.activity, db.referral, db.partner
+    npi = conn.execute(
+        sa.select(p.c.npi).where(p.c.id == partner_id, p.c.practice_id == practice_id)
+    ).scalar()
+    if npi is None:
+        return PartnerHistory(0, 0, 0)
+    changes = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(h)
+        .where(h.c.partner_id == partner_id, h.c.from_stage.is_not(None))
+    ).scalar()
+    acts = conn.execute(
+        sa.select(sa.func.count()).select_from(a).where(a.c.partner_id == partner_id)
+    ).scalar()
+    refs = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(r)
+        .where(r.c.practice_id == practice_id, r.c.partner_npi == npi)
+    ).scalar()
     return PartnerHistory(int(changes or 0), int(acts or 0), int(refs or 0))
 
 
@@ -262,38 +330,53 @@ def remove_partner(
     the partner's stage history (past pipeline counts change), which is why "dropped" is
     usually the better move.
     """
-    if not confirmed:
-        history = partner_history(engine, practice_id, partner_id)
-        if history.has_history:
-            raise ConfirmationRequired(
-                f"This partner has history ({history.describe()}). Removing erases its stage "
-                "history; referrals stay in the referral log. Confirm to remove, or move it to "
-                "Dropped instead."
-            )
+    return remove_partners(engine, practice_id, [partner_id], confirmed=confirmed) > 0
+
+
+def remove_partners(
+    engine: Engine, practice_id: int, partner_ids: Iterable[int], confirmed: bool = False
+) -> int:
+    """Take several partners off the list (see remove_partner); return how many went.
+
+    All or nothing, in one transaction: unless `confirmed`, ConfirmationRequired is raised
+    before anything is removed when any of them has history, naming those; a database failure
+    part-way removes none. Partners not (or no longer) on the list are skipped.
+    """
+    ids = list(dict.fromkeys(int(i) for i in partner_ids))
+    p = db.partner
     with engine.begin() as conn:
-        owned = conn.execute(
-            sa.select(db.partner.c.id).where(
-                db.partner.c.id == partner_id, db.partner.c.practice_id == practice_id
+        owned = [
+            r[0]
+            for r in conn.execute(
+                sa.select(p.c.id).where(p.c.practice_id == practice_id, p.c.id.in_(ids))
             )
-        ).scalar()
-        if owned is None:
-            return False
+        ]
+        if not confirmed:
+            histories = {pid: _history_in(conn, practice_id, pid) for pid in owned}
+            histories = {pid: h for pid, h in histories.items() if h.has_history}
+            if histories:
+                names = partner_names(conn, practice_id, histories)
+                listed = "; ".join(f"{names[pid]}: {h.describe()}" for pid, h in histories.items())
+                raise ConfirmationRequired(
+                    f"{len(histories)} of the {len(owned)} selected partner(s) have history "
+                    f"({listed}). Removing erases their stage history, so past pipeline counts "
+                    "change; referrals stay in the referral log and activities in the activity "
+                    "log. Confirm to remove, or move them to Dropped to keep the history.",
+                    histories,
+                    names,
+                )
+        if not owned:
+            return 0
         conn.execute(
             db.partner_stage_history.delete().where(
-                db.partner_stage_history.c.partner_id == partner_id
+                db.partner_stage_history.c.partner_id.in_(owned)
             )
         )
         conn.execute(
-            db.activity.update()
-            .where(db.activity.c.partner_id == partner_id)
-            .values(partner_id=None)
+            db.activity.update().where(db.activity.c.partner_id.in_(owned)).values(partner_id=None)
         )
-        result = conn.execute(
-            db.partner.delete().where(
-                db.partner.c.id == partner_id, db.partner.c.practice_id == practice_id
-            )
-        )
-    return result.rowcount > 0
+        result = conn.execute(p.delete().where(p.c.id.in_(owned), p.c.practice_id == practice_id))
+    return int(result.rowcount)
 
 
 # --- reads ----------------------------------------------------------------------------------
@@ -375,32 +458,3 @@ def stage_counts(partners: pd.DataFrame) -> dict[str, int]:
     """Partners per stage, every stage present (zero when empty)."""
     counts = partners["stage"].value_counts() if not partners.empty else {}
     return {s: int(counts.get(s, 0)) for s in playbook.STAGES}
-
-
-def stage_history_frame(engine: Engine, practice_id: int) -> pd.DataFrame:
-    """Every stage change of the practice's partners, oldest first."""
-    h, p = db.partner_stage_history, db.partner
-    query = (
-        sa.select(h.c.partner_id, h.c.from_stage, h.c.to_stage, h.c.changed_at)
-        .select_from(h.join(p, p.c.id == h.c.partner_id))
-        .where(p.c.practice_id == practice_id)
-        .order_by(h.c.changed_at, h.c.id)
-    )
-    with engine.connect() as conn:
-        result = conn.execute(query)
-        return pd.DataFrame(result.all(), columns=list(result.keys()))
-
-
-def stages_as_of(history: pd.DataFrame, day: date) -> pd.Series:
-    """partner_id → the stage it was in at the end of `day` (partners added later are absent)."""
-    if history.empty:
-        return pd.Series(dtype=object)
-    cutoff = datetime.combine(day, time.max)
-    upto = history[pd.to_datetime(history["changed_at"]) <= cutoff]
-    return upto.groupby("partner_id", sort=True)["to_stage"].last()
-
-
-def stage_counts_as_of(engine: Engine, practice_id: int, day: date) -> dict[str, int]:
-    """How many partners were in each stage at the end of `day`, replayed from the history."""
-    stages = stages_as_of(stage_history_frame(engine, practice_id), day)
-    return {s: int((stages == s).sum()) for s in playbook.STAGES}

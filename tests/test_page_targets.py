@@ -258,8 +258,8 @@ def test_exports_are_offered_for_targets_and_activities(app_test):
 
 
 def test_target_list_export_neutralises_spreadsheet_formulas(demo_engine):
-    from components.pipeline import targets_export
     from services.exports import to_csv_bytes
+    from services.targets_view import targets_export
     from tests.conftest import TODAY
 
     with demo_engine.connect() as conn:

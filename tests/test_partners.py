@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from services import db, demo
+from services import partners as partners_mod
 from services.partners import (
     ConfirmationRequired,
     PartnerError,
@@ -17,12 +18,23 @@ from services.partners import (
     list_partners,
     partner_history,
     remove_partner,
+    remove_partners,
     set_stage,
     stage_counts,
-    stage_counts_as_of,
     update_partner,
 )
+from services.playbook import STAGES, stages_as_of
+from services.practices import get_practice
+from services.progress_data import load_progress_data
 from tests.conftest import TODAY
+
+
+def stage_counts_as_of(engine, practice_id, day):
+    """How many partners were in each stage at the end of `day`, replayed from the stage
+    history the way the progress charts replay it."""
+    data = load_progress_data(engine, [get_practice(engine, practice_id)])
+    stages = stages_as_of(data, day)["to_stage"]
+    return {s: int((stages == s).sum()) for s in STAGES}
 
 
 @pytest.fixture
@@ -211,3 +223,147 @@ def test_a_stage_change_dated_in_the_future_is_refused(fresh):
     with pytest.raises(PartnerError, match="in the future"):
         update_partner(engine, pid, a, stage="contacted", when=future)
     assert len(_history(engine, a)) == 1
+
+
+# --- bulk writes are all or nothing ---------------------------------------------------------
+
+
+@pytest.fixture
+def fail_on(monkeypatch):
+    """Make the database fail on the n-th statement that starts with `prefix` (a real failure
+    part-way through a transaction, raised where the driver would raise it)."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def armed(engine, prefix, n):
+        seen = []
+
+        def check(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith(prefix):
+                seen.append(statement)
+                if len(seen) == n:
+                    raise sa.exc.OperationalError(statement, parameters, Exception("disk full"))
+
+        sa.event.listen(engine, "before_cursor_execute", check)
+        try:
+            yield seen
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", check)
+
+    return armed
+
+
+def _stages(engine, pid):
+    return dict(list_partners(engine, pid, TODAY).set_index("partner_id")["stage"])
+
+
+def test_a_bulk_move_that_fails_part_way_moves_nobody(fresh, fail_on):
+    engine, pid, ids, _ = fresh
+    before, history = _stages(engine, pid), [_history(engine, i) for i in ids]
+    with fail_on(engine, "UPDATE PARTNER", 2), pytest.raises(sa.exc.OperationalError):
+        set_stage(engine, pid, ids, "contacted", when=datetime(2026, 11, 20))
+    assert _stages(engine, pid) == before
+    assert [_history(engine, i) for i in ids] == history  # no orphan history row either
+
+
+def test_a_refused_bulk_move_names_the_partner_and_moves_nobody(fresh):
+    engine, pid, (a, b), _ = fresh
+    update_partner(engine, pid, b, stage="contacted", when=datetime(2026, 11, 15))
+    with pytest.raises(PartnerError, match=r"before the previous one.*Nothing was moved") as err:
+        set_stage(engine, pid, [a, b], "connected", when=datetime(2026, 11, 10))
+    with engine.connect() as conn:
+        name_b = partners_mod.partner_names(conn, pid, [b])[b]
+    assert str(err.value).startswith(name_b)
+    assert _stages(engine, pid) == {a: "target", b: "contacted"}
+
+
+def test_bulk_removal_asks_once_naming_those_with_history_then_removes_all(fresh):
+    engine, pid, (a, b), _ = fresh
+    update_partner(engine, pid, a, stage="contacted", when=datetime(2026, 11, 2))
+    with pytest.raises(ConfirmationRequired) as err:
+        remove_partners(engine, pid, [a, b])
+    assert set(err.value.histories) == {a}
+    assert err.value.names[a] in str(err.value) and "1 of the 2 selected" in str(err.value)
+    assert set(_stages(engine, pid)) == {a, b}  # nothing removed while asking
+    assert remove_partners(engine, pid, [a, b], confirmed=True) == 2
+    assert _stages(engine, pid) == {}
+
+
+def test_a_bulk_removal_that_fails_part_way_removes_nobody(fresh, fail_on):
+    engine, pid, (a, b), _ = fresh
+    update_partner(engine, pid, a, stage="contacted", when=datetime(2026, 11, 2))
+    history = _history(engine, a)
+    with fail_on(engine, "DELETE FROM PARTNER ", 1), pytest.raises(sa.exc.OperationalError):
+        remove_partners(engine, pid, [a, b], confirmed=True)
+    assert set(_stages(engine, pid)) == {a, b}
+    assert _history(engine, a) == history  # its stage history was not erased
+
+
+def test_adding_several_targets_that_fails_part_way_adds_none(fresh, fail_on):
+    engine, pid, _, _ = fresh
+    with engine.connect() as conn:
+        npis = [r[0] for r in conn.execute(sa.select(db.provider.c.npi).offset(5).limit(3))]
+    before = _stages(engine, pid)
+    with fail_on(engine, "INSERT INTO PARTNER ", 2), pytest.raises(sa.exc.OperationalError):
+        add_targets(engine, pid, npis)
+    assert _stages(engine, pid) == before
+    assert sorted(add_targets(engine, pid, npis)) == sorted(npis)  # and works once it can
+
+
+# --- one clock policy -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def far_from_utc(monkeypatch):
+    """Run in a practice seven hours behind UTC, so local and UTC clocks differ."""
+    import time as time_mod
+
+    monkeypatch.setenv("TZ", "America/Denver")
+    time_mod.tzset()
+    yield
+    monkeypatch.undo()
+    time_mod.tzset()
+
+
+def test_partner_timestamps_follow_one_clock_on_insert_and_update(fresh, far_from_utc):
+    from datetime import UTC
+
+    engine, pid, _, _ = fresh
+    with engine.connect() as conn:
+        npi = conn.execute(sa.select(db.provider.c.npi).offset(9).limit(1)).scalar()
+    add_targets(engine, pid, [npi])
+    row = list_partners(engine, pid, TODAY).set_index("npi").loc[npi]
+    inserted, now = row["updated_at"], datetime.now(UTC)
+    # bookkeeping: aware UTC, on insert as on update
+    assert inserted.tzinfo is not None and abs(now - inserted) < timedelta(minutes=1)
+    # business date: the practice's local wall-clock time
+    assert abs(row["added_at"] - datetime.now()) < timedelta(minutes=1)
+    assert abs(row["added_at"] - now.replace(tzinfo=None)) > timedelta(hours=6)
+    update_partner(engine, pid, int(row["partner_id"]), owner="Sam", expected_updated_at=inserted)
+    updated = list_partners(engine, pid, TODAY).set_index("npi").loc[npi, "updated_at"]
+    assert updated.tzinfo is not None and inserted < updated < now + timedelta(minutes=1)
+    # the token read back still guards against a stale editor
+    with pytest.raises(PartnerError, match="changed by someone else"):
+        update_partner(engine, pid, int(row["partner_id"]), owner="Alex",
+                       expected_updated_at=inserted)  # fmt: skip
+    update_partner(engine, pid, int(row["partner_id"]), owner="Alex", expected_updated_at=updated)
+
+
+def test_bookkeeping_timestamps_are_stored_in_utc_whatever_zone_they_come_in(engine):
+    from datetime import UTC, timezone
+
+    denver = timezone(timedelta(hours=-7))
+    when = datetime(2026, 11, 28, 18, 30, tzinfo=denver)  # 01:30 UTC the next day
+    with engine.begin() as conn:
+        pid = conn.execute(
+            db.practice.insert().values(name="Clock PT", is_demo=False, created_at=when,
+                                        updated_at=datetime(2026, 11, 29, 1, 30))  # naive: UTC
+        ).inserted_primary_key[0]  # fmt: skip
+        row = conn.execute(sa.select(db.practice).where(db.practice.c.id == pid)).one()
+        raw = conn.execute(
+            sa.text("SELECT created_at FROM practice WHERE id = :id"), {"id": pid}
+        ).scalar()
+    assert row.created_at == datetime(2026, 11, 29, 1, 30, tzinfo=UTC) == row.updated_at
+    assert row.created_at.tzinfo is not None
+    assert str(raw).startswith("2026-11-29 01:30")  # the stored wall time is UTC's
+    assert db.as_utc(None) is None
