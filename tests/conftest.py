@@ -84,6 +84,28 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+def refuse_inserts(engine: Engine, table: str, when: str | None = None) -> None:
+    """Make the database itself refuse INSERTs into `table` (those matching the SQL condition
+    `when`, written with NEW.<column>): a failure mid-transaction, on either database."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            cond = f" WHEN {when}" if when else ""
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}{cond} "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            cond = f" WHEN ({when})" if when else ""
+            conn.exec_driver_sql(
+                f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+            )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW{cond} "
+                f"EXECUTE FUNCTION refuse_{table}()"
+            )
+
+
 @pytest.fixture
 def demo_engine(engine: Engine) -> Engine:
     demo.ensure_demo(engine, TODAY)

@@ -14,7 +14,7 @@ from services import db, demo
 from services import referrals as refs
 from services.exports import to_csv_bytes
 from services.npi import make_npi
-from tests.conftest import TODAY
+from tests.conftest import TODAY, refuse_inserts
 
 GOOD_NPI = make_npi("123456789")
 BAD_NPI = GOOD_NPI[:9] + str((int(GOOD_NPI[9]) + 1) % 10)
@@ -217,11 +217,8 @@ def test_editing_a_row_deleted_elsewhere_is_a_conflict_not_a_crash(demo_engine, 
 def test_a_database_failure_rolls_back_the_whole_batch(demo_engine, practice_id, partner_npi):
     n = count(demo_engine)
     huge = good_row(partner_npi=partner_npi)
-    with demo_engine.begin() as conn:  # make the second insert fail inside the transaction
-        conn.exec_driver_sql(
-            "CREATE TRIGGER no_knees BEFORE INSERT ON referral WHEN NEW.reason_category = 'Hip' "
-            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )
+    # make the second insert fail inside the transaction
+    refuse_inserts(demo_engine, "referral", when="NEW.reason_category = 'Hip'")
     with pytest.raises(refs.ReferralError, match="Nothing was saved"):
         refs.save_changes(
             demo_engine,
@@ -411,7 +408,11 @@ def test_exports_neutralise_formulas_in_csv_and_xlsx():
     book = openpyxl.load_workbook(io.BytesIO(refs.to_xlsx_bytes(out)))
     cells = [c for row in book.active.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
-    assert '\'=HYPERLINK("http://x")' in [c.value for c in cells]
+    # The text as typed, in a string cell: no formula, and no visible apostrophe either.
+    by_value = {c.value: c for c in cells}
+    for text in ('=HYPERLINK("http://x")', "+1", "@SUM(A1)", "-2+3", "=cmd", "=Evil Clinic"):
+        assert by_value[text].data_type == "s", text
+    assert not [c.value for c in cells if isinstance(c.value, str) and c.value.startswith("'")]
     header = [c.value for c in next(book.active.iter_rows())]
     assert "version" not in header and "partner" in header
 
