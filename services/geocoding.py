@@ -319,13 +319,19 @@ class NominatimGeocoder:
         if geocode_fn is not None:
             self._geocode = geocode_fn
             return
+        from geopy.adapters import RequestsAdapter
         from geopy.geocoders import Nominatim
+
+        def adapter(**kwargs: Any) -> RequestsAdapter:
+            # geopy's default retries would sleep out a 429's Retry-After (minutes, maybe)
+            # inside one call; retries happen in `_call` instead, within the deadline.
+            return RequestsAdapter(max_retries=0, **kwargs)
 
         parsed = urlparse(url or DEFAULT_NOMINATIM_URL)
         domain = parsed.netloc + parsed.path.rstrip("/")
         geocoder = Nominatim(
             user_agent=user_agent(), domain=domain, scheme=parsed.scheme or "https",
-            timeout=self.deadline,
+            timeout=self.deadline, adapter_factory=adapter,
         )  # fmt: skip
         self._geocode = _shared_rate_limited(geocoder, domain)
 

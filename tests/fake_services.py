@@ -1,9 +1,11 @@
-"""Local stand-ins for the NPI Registry and the Census batch geocoder, served on 127.0.0.1.
+"""Local stand-ins for the NPI Registry, the Census batch geocoder and Nominatim, on 127.0.0.1.
 
 They behave like the real services where our code depends on it (paging with limit/skip, loose
 taxonomy matching, `address_purpose=LOCATION`, errors 04/09/14 as HTTP 200, the batch CSV with
-Match/No_Match/Tie), and misbehave on demand (HTML maintenance page, malformed JSON, 500s, slow
-answers, added latency), so the clients are tested against a real socket, not a mock.
+Match/No_Match/Tie, Nominatim's JSON list of places), and misbehave on demand (HTML maintenance
+page, malformed or truncated answers, 500s, 429 with Retry-After, slow answers, added latency, a
+hung service that never answers, a connection closed mid-answer), so the clients are tested
+against a real socket, not a mock.
 
 Run `python -m tests.fake_services` to serve a synthetic Denver dataset for a manual look.
 """
@@ -30,6 +32,7 @@ from services.zipcentroids import centroid
 
 NPI_PATH = "/api/"
 CENSUS_PATH = "/geocoder/locations/addressbatch"
+NOMINATIM_PATH = "/nominatim/search"
 MAINTENANCE_HTML = (
     "<!DOCTYPE html><html><head><title>NPPES NPI Registry</title></head><body>"
     "<h1>The NPI Registry is down for scheduled maintenance</h1></body></html>"
@@ -128,6 +131,58 @@ def _set_event() -> threading.Event:
     return event
 
 
+#: An answer: status, content type, body, and optionally extra headers. The header
+#: TRUNCATE_TRANSFER makes the server announce the whole body but send half, then hang up.
+Answer = tuple[int, str, str] | tuple[int, str, str, dict[str, str]]
+TRUNCATE_TRANSFER = "X-Fake-Truncate-Transfer"
+
+
+@dataclass
+class Misbehaviour:
+    """Faults every fake service can show, checked before it answers normally.
+
+    `hang` holds the request until the test ends (the server's exit releases it); `busy_first`
+    answers that many requests with HTTP 429 and `Retry-After: retry_after`; `truncate` sends
+    the first `truncate` characters of the real answer with a matching length (a cut answer),
+    `truncate_transfer` announces the whole answer and hangs up half-way."""
+
+    hang: bool = False
+    hang_after: int | None = None  # answer this many requests, then hang
+    busy_first: int = 0
+    retry_after: str = "1"
+    truncate: int = 0
+    truncate_transfer: bool = False
+    seen: int = 0
+    hung: int = 0  # requests that were held
+    unhang: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def before(self) -> Answer | None:
+        with self.lock:
+            self.seen += 1
+            busy = self.busy_first > 0
+            if busy:
+                self.busy_first -= 1
+            hang = self.hang or (self.hang_after is not None and self.seen > self.hang_after)
+        if hang:
+            with self.lock:
+                self.hung += 1
+            self.unhang.wait(timeout=120)
+            return 503, "text/plain", "released"
+        if busy:
+            return 429, "text/plain", "Too Many Requests", {"Retry-After": self.retry_after}
+        return None
+
+    def after(self, answer: Answer) -> Answer:
+        status, ctype, body, *rest = answer
+        headers = dict(rest[0]) if rest else {}
+        if self.truncate:
+            body = body[: self.truncate]
+        if self.truncate_transfer:
+            headers[TRUNCATE_TRANSFER] = "1"
+        return status, ctype, body, headers
+
+
 @dataclass
 class FakeNpiRegistry:
     """The registry's behaviour; tests set `mode` or the counters to make it misbehave."""
@@ -143,11 +198,12 @@ class FakeNpiRegistry:
     release: threading.Event = field(default_factory=_set_event)
     requests: list[dict[str, str]] = field(default_factory=list)
     user_agents: list[str] = field(default_factory=list)
+    fault: Misbehaviour = field(default_factory=Misbehaviour)
     in_flight: int = 0
     max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def handle(self, query: dict[str, str], headers: Any) -> tuple[int, str, str]:
+    def handle(self, query: dict[str, str], headers: Any) -> Answer:
         with self._lock:
             self.requests.append(query)
             self.user_agents.append(headers.get("User-Agent", ""))
@@ -158,6 +214,9 @@ class FakeNpiRegistry:
                 self.fail_first -= 1
         try:
             self.release.wait(timeout=30)
+            faulty = self.fault.before()
+            if faulty is not None:
+                return faulty
             if self.latency:
                 time.sleep(self.latency)
             if failing or self.mode == "status500":
@@ -168,7 +227,7 @@ class FakeNpiRegistry:
                 return 200, "text/html; charset=utf-8", MAINTENANCE_HTML
             if self.mode == "malformed":
                 return 200, "application/json", '{"result_count": 3, "results": [{"number": '
-            return 200, "application/json", json.dumps(self._answer(query))
+            return self.fault.after((200, "application/json", json.dumps(self._answer(query))))
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -230,13 +289,22 @@ class FakeCensus:
     mode: str = "ok"  # ok | status500 | html
     batches: list[int] = field(default_factory=list)
     user_agents: list[str] = field(default_factory=list)
+    fault: Misbehaviour = field(default_factory=Misbehaviour)
+    posts: int = 0  # every request, answered or not
 
     @staticmethod
     def key(street: str, zip_code: str) -> str:
         return f"{street.strip().upper()}|{zip_code.strip()[:5]}"
 
-    def handle(self, body: bytes, headers: Any) -> tuple[int, str, str]:
+    def handle(self, body: bytes, headers: Any) -> Answer:
         self.user_agents.append(headers.get("User-Agent", ""))
+        self.posts += 1
+        faulty = self.fault.before()
+        if faulty is not None:
+            return faulty
+        return self.fault.after(self._handle(body, headers))
+
+    def _handle(self, body: bytes, headers: Any) -> tuple[int, str, str]:
         if self.latency:
             time.sleep(self.latency)
         if self.mode == "status500":
@@ -290,12 +358,45 @@ def h_exact(key: str) -> bool:
     return hashlib.sha256(key.encode()).digest()[2] % 5 != 0
 
 
-class FakeServices:
-    """One 127.0.0.1 server answering both the registry (/api/) and the Census batch path."""
+@dataclass
+class FakeNominatim:
+    """Nominatim's /search with structured parameters: a place for known streets, else []."""
 
-    def __init__(self, npi: FakeNpiRegistry | None = None, census: FakeCensus | None = None):
+    known: dict[str, tuple[float, float]] = field(default_factory=dict)  # STREET -> lat, lon
+    fault: Misbehaviour = field(default_factory=Misbehaviour)
+    requests: list[dict[str, str]] = field(default_factory=list)
+    user_agents: list[str] = field(default_factory=list)
+
+    def handle(self, query: dict[str, str], headers: Any) -> Answer:
+        self.requests.append(query)
+        self.user_agents.append(headers.get("User-Agent", ""))
+        faulty = self.fault.before()
+        if faulty is not None:
+            return faulty
+        point = self.known.get(query.get("street", "").strip().upper())
+        places = []
+        if point is not None:
+            places.append({
+                "place_id": 1, "lat": f"{point[0]:.7f}", "lon": f"{point[1]:.7f}",
+                "display_name": query.get("street", ""), "place_rank": 30,
+                "class": "place", "type": "house",
+            })  # fmt: skip
+        return self.fault.after((200, "application/json", json.dumps(places)))
+
+
+class FakeServices:
+    """One 127.0.0.1 server answering the registry (/api/), the Census batch path and
+    Nominatim (/nominatim/search)."""
+
+    def __init__(
+        self,
+        npi: FakeNpiRegistry | None = None,
+        census: FakeCensus | None = None,
+        nominatim: FakeNominatim | None = None,
+    ):
         self.npi = npi or FakeNpiRegistry()
         self.census = census or FakeCensus()
+        self.nominatim = nominatim or FakeNominatim()
         services = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -307,23 +408,37 @@ class FakeServices:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, ctype: str, body: str) -> None:
+            def _send(
+                self, status: int, ctype: str, body: str, headers: dict[str, str] | None = None
+            ) -> None:
                 data = body.encode("utf-8")
+                extra = dict(headers or {})
+                cut = extra.pop(TRUNCATE_TRANSFER, None)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", ctype)
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.end_headers()
+                    if cut:
+                        self.wfile.write(data[: len(data) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 
             def do_GET(self) -> None:
                 url = urlparse(self.path)
+                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                if url.path == NOMINATIM_PATH:
+                    self._send(*services.nominatim.handle(query, self.headers))
+                    return
                 if url.path.rstrip("/") + "/" != NPI_PATH:
                     self._send(404, "text/plain", "not found")
                     return
-                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
                 self._send(*services.npi.handle(query, self.headers))
 
             def do_POST(self) -> None:
@@ -348,6 +463,11 @@ class FakeServices:
         return self.base + NPI_PATH
 
     @property
+    def nominatim_url(self) -> str:
+        """Nominatim's base (geopy appends /search)."""
+        return self.base + "/nominatim"
+
+    @property
     def census_url(self) -> str:
         """The geocoder base (the client appends /locations/addressbatch)."""
         return self.base + "/geocoder"
@@ -365,6 +485,9 @@ class FakeServices:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for fake in (self.npi, self.census, self.nominatim):
+            fake.fault.unhang.set()  # let held requests go, so no thread outlives the test
+        self.npi.release.set()
         self.server.shutdown()
         self.server.server_close()
 
