@@ -12,13 +12,21 @@ import streamlit as st
 
 from components import assets
 from components.session import bump_provider_revision, get_engine
-from services import demo
+from components.text import md_escape
+from services import config, demo, logs
 from services.db import StorageError
 from services.practices import list_practices
 
 # The icon is a local file: a ":material/…:" page icon is fetched from Google's font CDN.
 ICON = Path(__file__).parent / "components" / "icon.svg"
 st.set_page_config(page_title="Referral Atlas", page_icon=str(ICON), layout="wide")
+logs.configure()  # once per process: stderr and data/logs/referral_atlas.log
+
+if secrets_problem := config.secrets_problem():  # the demo still runs, on the defaults
+    st.error(
+        f"**The settings file is broken.** {md_escape(secrets_problem)} Its settings are "
+        "ignored until it is fixed, so the app uses its defaults (the local database)."
+    )
 
 
 @st.cache_resource(show_spinner=False)
