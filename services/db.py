@@ -262,6 +262,41 @@ named_referrer = sa.Table(
 )
 
 
+# Who may do what in which practice (see services/auth.py); instance owners come from settings.
+app_user = sa.Table(
+    "app_user",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("email", sa.String(254), nullable=False),  # lower-cased
+    sa.Column("role", sa.String(10), nullable=False),  # owner / liaison / viewer
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("practice_id", "email", name="uq_app_user_practice_email"),
+    sa.Index("ix_app_user_email", "email"),
+)
+
+# The audit trail (services/audit.py), append-only. No foreign keys: it outlives what it
+# describes. `before`/`after` are JSON; `txn` groups the rows one transaction wrote.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(254), nullable=False),
+    sa.Column("practice_id", sa.Integer),
+    sa.Column("table_name", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(10), nullable=False),  # insert / update / delete
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text),
+    sa.Column("txn", sa.String(32), nullable=False),
+    sa.Column("note", sa.String(200)),
+    sa.Index("ix_audit_record", "table_name", "record_id"),
+    sa.Index("ix_audit_practice", "practice_id", "id"),
+)
+
 class StorageError(RuntimeError):
     """The database cannot be opened or used; the message is meant for the user."""
 
@@ -290,6 +325,12 @@ def _migrate_to_5(conn: Connection) -> None:
     named_referrer.create(conn, checkfirst=True)
 
 
+def _migrate_to_8(conn: Connection) -> None:
+    """Version 8: users with per-practice roles, and the audit trail."""
+    app_user.create(conn, checkfirst=True)
+    audit_log.create(conn, checkfirst=True)
+
+
 V1_TABLES = (
     "practice", "provider", "geocode_cache", "partner", "partner_stage_history", "activity",
     "referral", "npi_pull",
@@ -304,6 +345,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _migrate_to_2,
     4: _migrate_to_4,
     5: _migrate_to_5,
+    8: _migrate_to_8,
 }
 
 
@@ -390,4 +432,7 @@ def make_engine(url: str | None = None) -> Engine:
             f"Cannot open the database at {where}: {detail}. If it is a file, check that it is "
             "readable and is a Referral Atlas database; move it aside to start afresh."
         ) from exc
+    from services import audit  # audit imports this module; the hook needs the tables above
+
+    audit.install(engine)  # roles checked and every change to a practice's records audited
     return engine
