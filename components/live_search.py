@@ -6,12 +6,14 @@ component's first report) stops the script, and would otherwise stop the search 
 panel polls the job with a fragment that reruns every second; **Stop search** sets the job's
 cancel flag, and the search then ends at its next step, keeping what it already geocoded.
 
-Session-state keys: "live_job" (the running or just-finished SearchJob of this session),
-"live_flash" (the outcome of the last job, shown until the next one starts).
+Session-state keys: "live_job" (the running or just-finished SearchJob of this session); the
+outcome of the last job is the "live" flash slot (components/feedback.py), shown until the next
+search starts.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,11 +22,14 @@ from dataclasses import dataclass, field
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from components.feedback import clear_flash, flash, show_flash
 from components.text import md_escape
-from services import area_search
+from services import area_search, logs
 from services.practices import Practice
 
 POLL_SECONDS = 1.0
+FLASH = "live"
+logger = logging.getLogger(__name__)
 STAGE_LABELS = {
     "registry": "Querying the NPI Registry",
     "geocode:cache": "Geocoding",
@@ -79,8 +84,12 @@ def start_job(
                 engine, practice, radius_mi, groups, refresh=refresh, progress=progress,
                 should_stop=job.cancel.is_set,
             )  # fmt: skip
-        except Exception as exc:  # reported on the page, never as a stack trace
-            job.error = f"The search failed: {type(exc).__name__}: {exc}"
+        except Exception as exc:  # logged with its traceback; the page shows the reference
+            ref = logs.log_exception(logger, f"Area search for practice {practice.id} failed", exc)
+            job.error = (
+                f"The search failed unexpectedly (reference {ref}: the details are in the app's "
+                "log). Providers already saved are kept; try again later."
+            )
 
     job.thread = threading.Thread(target=work, name=f"area-search-{practice.id}", daemon=True)
     job.thread.start()
@@ -91,27 +100,30 @@ def _finish(job: SearchJob) -> None:
     """Turn a finished job into the one message the page shows next."""
     result = job.result
     if job.error or result is None:
-        st.session_state["live_flash"] = ("error", md_escape(job.error or "The search failed."))
+        flash(FLASH, "error", md_escape(job.error or "The search failed."))
         return
     notes = " ".join(md_escape(m) for m in result.messages)
     if result.offline:
-        st.session_state["live_flash"] = (
+        kept = f" The {result.kept} providers that arrived are kept." if result.kept else ""
+        flash(
+            FLASH,
             "warning",
-            f"{md_escape(result.offline)} Showing the providers already saved; press the "
-            "button to try again.",
+            f"{md_escape(result.offline)}{kept} Showing the providers already saved; press the "
+            f"button to try again. {notes}".strip(),
         )
     elif result.complete:
         text = f"Found {result.found} providers within {job.radius_mi:g} mi"
         text += f", {result.new} new." if job.had_pull else "."
-        st.session_state["live_flash"] = ("success", f"{text} {notes}".strip())
+        flash(FLASH, "success", f"{text} {notes}".strip())
     elif result.stopped:
-        st.session_state["live_flash"] = (
+        flash(
+            FLASH,
             "info",
             "The search was stopped. Providers already geocoded are kept; search again to "
             f"finish the rest. {notes}".strip(),
         )
     else:
-        st.session_state["live_flash"] = ("info", notes or "The search did not finish.")
+        flash(FLASH, "info", notes or "The search did not finish.")
 
 
 def live_search_panel(
@@ -131,11 +143,11 @@ def live_search_panel(
     if job is not None and job.practice_id != practice.id:
         job.cancel.set()  # the user switched practice: stop the other one's search
         st.session_state.pop("live_job", None)
-        st.session_state.pop("live_flash", None)
+        clear_flash(FLASH)
         job = None
     last = next(iter(area_search.pulls(engine, practice.id, 1)), None)
     if autostart and job is None and last is None and groups:
-        st.session_state.pop("live_flash", None)
+        clear_flash(FLASH)
         job = st.session_state["live_job"] = start_job(
             engine, practice, radius_mi, list(groups), False
         )
@@ -146,9 +158,7 @@ def live_search_panel(
         job = None
     # The outcome stays until the next search: the map component's own reruns would wipe a
     # message shown only once, and the user must see that the registry was unreachable.
-    kind, message = st.session_state.get("live_flash", (None, None))
-    if kind:
-        getattr(st, kind)(message)
+    show_flash(FLASH)
 
     covered = last is not None and last.covers(practice.lat, practice.lon, radius_mi, groups)
     with st.container(border=True, key="live_search"):
@@ -170,7 +180,7 @@ def live_search_panel(
         if job is None:
 
             def start(refresh: bool) -> None:
-                st.session_state.pop("live_flash", None)
+                clear_flash(FLASH)
                 st.session_state["live_job"] = start_job(
                     engine, practice, radius_mi, list(groups), refresh, had_pull=last is not None
                 )
