@@ -55,11 +55,16 @@ def _from_row(row: sa.Row) -> Practice:
 
 
 def list_practices(engine: Engine) -> list[Practice]:
-    """Real practices first (by name), the demo practice last."""
+    """The practices the current user may see (services/auth.py): real ones first (by name),
+    the demo practice last."""
+    from services import auth
+
+    query = sa.select(db.practice).order_by(db.practice.c.is_demo, db.practice.c.name)
+    visible = auth.visible_practice_ids()
+    if visible is not None:
+        query = query.where(db.practice.c.id.in_(sorted(visible)))
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(db.practice).order_by(db.practice.c.is_demo, db.practice.c.name)
-        ).all()
+        rows = conn.execute(query).all()
     return [_from_row(r) for r in rows]
 
 
