@@ -274,3 +274,114 @@ def test_target_list_export_neutralises_spreadsheet_formulas(demo_engine):
     assert "'=cmd|" in text and "'+HYPERLINK" in text
     assert ",=cmd" not in text and ",+HYPERLINK" not in text
     assert len(text.splitlines()) == 27  # header + every partner
+
+
+# --- a selection belongs to partners, not to row positions ----------------------------------
+
+
+def _select(at, rows):
+    at.session_state["targets_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def _selected_ids(at):
+    shown = at.dataframe[0].value
+    rows = at.session_state["targets_table"]["selection"]["rows"]
+    return [int(shown.iloc[i]["partner_id"]) for i in rows]
+
+
+def test_a_tick_stays_on_its_partner_when_the_stage_filter_changes(app_test):
+    at = _open(app_test)
+    table = at.dataframe[0].value
+    row = int(table.index[table["stage"] == "Connected"][1])  # not the first Connected row
+    pid, name = int(table.loc[row, "partner_id"]), table.loc[row, "name"]
+    _select(at, [row])
+    assert at.button(key="move_selected").label == f"Move 1 selected: {name}"
+    assert at.selectbox(key="_w_partner").value == pid
+
+    at.multiselect(key="_w_f_stages").set_value(["connected"]).run()
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value
+    assert set(shown["stage"]) == {"Connected"}
+    assert int(shown.index[shown["partner_id"] == pid][0]) != row  # it is on another row now
+    assert _selected_ids(at) == [pid]  # the tick moved with its partner, to its new row
+    assert at.button(key="move_selected").label == f"Move 1 selected: {name}"
+    assert at.button(key="remove_selected").label == f"Remove 1 selected: {name}"
+    assert at.selectbox(key="_w_partner").value == pid  # the editor stays on it too
+
+    before = partners.list_partners(get_engine(), at.session_state["practice_id"])
+    at.selectbox(key="_w_bulk_stage").set_value("formal")
+    at.button(key="move_selected").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == [f"Moved 1 to Formal: {name}."]
+    after = partners.list_partners(get_engine(), at.session_state["practice_id"])
+    changed = after.merge(before, on="partner_id").query("stage_x != stage_y")["partner_id"]
+    assert list(changed) == [pid]  # nobody else moved
+
+
+def test_a_selection_leaves_partners_the_filter_hides_and_never_picks_up_others(app_test):
+    at = _open(app_test)
+    table = at.dataframe[0].value
+    formal = int(table.index[table["stage"] == "Formal"][0])
+    target = int(table.index[table["stage"] == "Target"][0])
+    keep = int(table.loc[formal, "partner_id"])
+    _select(at, [target, formal])
+    assert at.button(key="move_selected").label.startswith("Move 2 selected: ")
+    at.multiselect(key="_w_f_stages").set_value(["formal"]).run()
+    assert _selected_ids(at) == [keep]
+    assert at.button(key="move_selected").label == f"Move 1 selected: {table.loc[formal, 'name']}"
+    at.multiselect(key="_w_f_stages").set_value([]).run()  # all stages again
+    assert _selected_ids(at) == [keep]  # the hidden one is not silently re-ticked
+
+
+def test_a_tick_stays_on_its_partner_when_new_data_reorders_the_table(app_test):
+    at = _open(app_test)
+    practice_id = at.session_state["practice_id"]
+    table = at.dataframe[0].value
+    last = len(table) - 1
+    pid, name = int(table.loc[last, "partner_id"]), table.loc[last, "name"]
+    _select(at, [last])
+    # another session adds targets: they sort in ahead of the selected row
+    with get_engine().connect() as conn:
+        free = [r[0] for r in conn.execute(
+            sa.select(db.provider.c.npi).where(db.provider.c.npi.not_in(
+                sa.select(db.partner.c.npi).where(db.partner.c.practice_id == practice_id)
+            )).limit(2))]  # fmt: skip
+    partners.add_targets(get_engine(), practice_id, free)
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.dataframe[0].value) == len(table) + 2
+    assert _selected_ids(at) == [pid]
+    assert at.button(key="move_selected").label == f"Move 1 selected: {name}"
+
+
+def test_a_bulk_move_that_the_database_refuses_part_way_moves_nobody_and_says_so(app_test):
+    at = _open(app_test)
+    practice_id = at.session_state["practice_id"]
+    table = at.dataframe[0].value
+    rows = [int(i) for i in table.index[table["stage"] == "Target"][:3]]
+    names = [table.loc[i, "name"] for i in rows]
+    _select(at, rows)
+    assert at.button(key="move_selected").label == f"Move 3 selected: {', '.join(names)}"
+    before = partners.list_partners(get_engine(), practice_id)[["partner_id", "stage"]]
+    seen = []
+
+    def fail_second_update(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE PARTNER"):
+            seen.append(statement)
+            if len(seen) == 2:
+                raise sa.exc.OperationalError(statement, parameters, Exception("disk I/O error"))
+
+    sa.event.listen(get_engine(), "before_cursor_execute", fail_second_update)
+    try:
+        at.selectbox(key="_w_bulk_stage").set_value("contacted")
+        at.button(key="move_selected").click().run()
+    finally:
+        sa.event.remove(get_engine(), "before_cursor_execute", fail_second_update)
+    assert not at.exception, at.exception
+    [error] = [e.value for e in at.error]
+    assert "Not saved" in error and "Nobody was moved" in error and "Reference" in error
+    assert "disk I/O" not in error  # the driver's text goes to the log, not to the user
+    after = partners.list_partners(get_engine(), practice_id)[["partner_id", "stage"]]
+    assert after.sort_values("partner_id").equals(before.sort_values("partner_id"))

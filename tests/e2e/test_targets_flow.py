@@ -75,3 +75,56 @@ def test_move_a_target_through_two_stages_log_a_visit_and_see_the_week(
     page.get_by_role("tab", name="This week").click()
     expect(week).to_have_text(f"{visits + 1} of 2–3", timeout=15_000)
     assert outside_requests == []
+
+
+ROW = 35  # glide-data-grid: the header and every row are 35 px high
+
+
+def test_a_ticked_partner_stays_ticked_and_named_when_the_stage_filter_changes(
+    page: Page, app_url: str, outside_requests: list[str]
+) -> None:
+    page.set_viewport_size({"width": 1400, "height": 1400})
+    page.goto(app_url)
+    expect(page.get_by_test_id("demo-badge")).to_be_visible(timeout=45_000)
+    page.goto(f"{app_url}/targets")
+    grid = page.get_by_test_id("stDataFrame").first
+    expect(grid).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1000)
+    # The grid is a canvas; glide keeps an accessible table of the visible cells (row 0 of
+    # that table is the header), which is what is read here.
+    rows = grid.locator("table tr")
+    stages = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(1, 10)]
+    k = stages.index("Contacted")  # the first Contacted row: below the Target rows
+    assert k > 0
+    name = rows.nth(k + 1).locator("td").nth(2).inner_text()
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 18, box["y"] + ROW * (k + 1) + ROW / 2)  # its tick box
+    move = page.get_by_role("button", name=re.compile(r"^Move \d+ selected"))
+    expect(move).to_have_text(f"Move 1 selected: {name}", timeout=15_000)
+
+    # filter to Contacted: the partner is now the first row, and still the one ticked
+    page.get_by_test_id("stMultiSelect").filter(has_text="Stage").locator("input").click()
+    page.get_by_role("option", name="Contacted", exact=True).click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_text(re.compile(r"^\d+ of \d+ partners"))).not_to_have_text(
+        re.compile(r"^(\d+) of \1 partners")
+    )
+    page.wait_for_timeout(1500)
+    expect(rows.nth(1).locator("td").nth(2)).to_have_text(name)
+    expect(move).to_have_text(f"Move 1 selected: {name}")
+    expect(rows.nth(1)).to_have_attribute("aria-selected", "true")
+    for i in range(2, rows.count()):
+        assert rows.nth(i).get_attribute("aria-selected") != "true"
+    expect(page.get_by_role("heading", level=4).first).to_have_text(name)  # the editor too
+
+    # the move changes that partner, and says so by name
+    formal = _metric(page, "Formal")
+    before = int(formal.inner_text())
+    _pick(page, page.get_by_test_id("stHorizontalBlock").filter(has_text="Move selected to"),
+          "Formal")  # fmt: skip
+    expect(move).to_have_text(f"Move 1 selected: {name}")
+    move.click()
+    expect(page.get_by_text(f"Moved 1 to Formal: {name}.")).to_be_visible(timeout=15_000)
+    expect(formal).to_have_text(str(before + 1))
+    assert outside_requests == []
