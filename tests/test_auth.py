@@ -56,17 +56,18 @@ def test_a_viewers_forged_writes_are_refused_and_leave_nothing(two_practices):
     engine, ((a, partner_a, npi_a), _) = two_practices
     rows, trail = row_counts(engine), audit_count(engine)
     referral = refs.load_referrals(engine, a).iloc[0]
+    renamed = practices.PracticeInput(name="Mine now", zip="80203")
     forged = [
         lambda: partners.add_targets(engine, a, [npi_a]),  # already there: a read, no write
         lambda: partners.update_partner(engine, a, partner_a, notes="forged"),
         lambda: partners.set_stage(engine, a, [partner_a], "contacted"),
         lambda: partners.remove_partner(engine, a, partner_a, confirmed=True),
-        lambda: activities.log_activity(engine, a, "visit", TODAY, partner_id=partner_a, today=TODAY),
+        lambda: activities.log_activity(engine, a, "visit", TODAY, partner_id=partner_a),
         lambda: refs.save_changes(
             engine, a, deleted=[("d", int(referral["id"]), int(referral["version"]))], today=TODAY
         ),
         lambda: letters.save_template(engine, a, "intro", "Hello {partner}"),
-        lambda: practices.update_practice(engine, a, practices.PracticeInput(name="Mine now", zip="80203")),
+        lambda: practices.update_practice(engine, a, renamed),
         lambda: practices.delete_practice(engine, a),
         lambda: auth.set_role(engine, a, "val@clinic.test", auth.OWNER),
     ]  # fmt: skip
@@ -132,9 +133,9 @@ def test_a_user_of_practice_a_cannot_read_practice_b(two_practices):
 
 def test_only_instance_owners_create_practices(demo_engine):
     a = practices.create_practice(demo_engine, practices.PracticeInput(name="A", zip="80203"))
-    with auth.acting_as(auth.Actor("owner.a@clinic.test", {a.id: auth.OWNER})):
-        with pytest.raises(auth.PermissionDenied, match="instance owner"):
-            practices.create_practice(demo_engine, practices.PracticeInput(name="B", zip="80203"))
+    owner_a = auth.Actor("owner.a@clinic.test", {a.id: auth.OWNER})
+    with auth.acting_as(owner_a), pytest.raises(auth.PermissionDenied, match="instance owner"):
+        practices.create_practice(demo_engine, practices.PracticeInput(name="B", zip="80203"))
     with auth.acting_as(auth.Actor("boss@clinic.test", everywhere=auth.OWNER)):
         assert practices.create_practice(
             demo_engine, practices.PracticeInput(name="C", zip="80203")
