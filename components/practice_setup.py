@@ -6,14 +6,17 @@ fields (an NPI lookup prefills them), which the script itself may not do once dr
 callbacks get the engine through `args=`, since they run outside the page's own variables.
 
 Session-state keys: "settings_pick" (the practice being edited, NEW for a new one),
-"_settings_filled" (which practice the form fields hold), "settings_flash" (a message shown
-once on the next run), "settings_pending" (an address no geocoder found, awaiting manual
-placement), "settings_last_click" (the map click already copied into the coordinates); the
-form's widget keys start with "set_".
+"_settings_filled" (which practice the form fields hold), the "settings" flash slot
+(components/feedback.py: a callback's outcome, shown once on the next run),
+"settings_pending" (an address no geocoder found, awaiting manual placement),
+"settings_last_click" (the map click already copied into the coordinates); the form's widget
+keys start with "set_". Network failures reach the user as the services' plain sentences;
+anything unexpected is logged with its traceback and shown with the log's reference.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import folium
@@ -21,6 +24,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from streamlit_folium import st_folium
 
+from components import feedback
 from components.provider_map import localize_assets
 from components.session import bump_provider_revision
 from components.text import md_escape
@@ -42,12 +46,10 @@ from services.practices import (
 from services.zipcentroids import centroid
 
 NEW = 0  # the picker's "new practice" entry
+FLASH = "settings"
+logger = logging.getLogger(__name__)
 FIELDS = ("set_npi", "set_name", "set_address", "set_city", "set_state", "set_zip")
 US_CENTER = (39.5, -98.35)
-
-
-def _flash(kind: str, message: str) -> None:
-    st.session_state["settings_flash"] = (kind, message)
 
 
 def _fill(engine: Engine, practice_id: int) -> None:
@@ -61,6 +63,7 @@ def _fill(engine: Engine, practice_id: int) -> None:
     st.session_state["set_zip"] = (p.zip if p else "") or ""
     st.session_state["set_start"] = (p.playbook_start if p else None) or date.today()
     st.session_state["set_radius"] = float(p.default_radius_mi if p else 5.0)
+    st.session_state["set_rpv"] = p.revenue_per_visit if p else None
     st.session_state.pop("settings_pending", None)
 
 
@@ -84,22 +87,30 @@ def _lookup() -> None:
     npi = str(st.session_state.get("set_npi") or "").strip()
     problem = npi_error(npi)
     if problem:
-        _flash("error", f"NPI {md_escape(npi) or '(empty)'}: {problem}.")
+        feedback.flash(FLASH, "error", f"NPI {md_escape(npi) or '(empty)'}: {problem}.")
         return
     try:
         record = RegistryClient(retries=1, backoff=0.3, timeout=(5, 15)).lookup(npi)
-    except RegistryError as exc:
-        _flash("warning", f"{exc} Type the name and address instead, or try again later.")
+    except RegistryError as exc:  # the registry's failures are already in the app's words
+        feedback.flash(
+            FLASH, "warning", f"{exc} Type the name and address instead, or try again later."
+        )
+        return
+    except Exception as exc:  # anything else: logged with its traceback, a plain sentence here
+        feedback.flash_exception(
+            FLASH, logger, "The NPI lookup failed. Type the name and address instead.", exc
+        )
         return
     if record is None:
-        _flash("warning", f"The NPI Registry has no provider with NPI {npi}.")
+        feedback.flash(FLASH, "warning", f"The NPI Registry has no provider with NPI {npi}.")
         return
     st.session_state["set_name"] = record.name[:200]
     st.session_state["set_address"] = record.address or ""
     st.session_state["set_city"] = (record.city or "").title()
     st.session_state["set_state"] = record.state or ""
     st.session_state["set_zip"] = record.zip or ""
-    _flash(
+    feedback.flash(
+        FLASH,
         "success",
         f"Found **{md_escape(record.name)}** in the NPI Registry; check the details and save.",
     )
@@ -112,6 +123,7 @@ def _form_input(lat: float | None = None, lon: float | None = None, source: str 
         name=s.get("set_name", ""), npi=s.get("set_npi"), address=s.get("set_address"),
         city=s.get("set_city"), state=s.get("set_state"), zip=s.get("set_zip"),
         playbook_start=s.get("set_start"), default_radius_mi=s.get("set_radius", 5.0),
+        revenue_per_visit=s.get("set_rpv"),
         lat=lat, lon=lon, geocode_source=source, geocode_precision=precision,
     )  # fmt: skip
 
@@ -126,7 +138,7 @@ def _commit(engine: Engine, data: PracticeInput) -> None:
             practice = create_practice(engine, data)
             verb = "Created"
     except PracticeError as exc:
-        _flash("error", "Not saved: " + " ".join(exc.problems))
+        feedback.flash(FLASH, "error", "Not saved: " + " ".join(exc.problems))
         return
     st.session_state["settings_pick"] = st.session_state["_w_settings_pick"] = practice.id
     st.session_state.pop("settings_pending", None)
@@ -135,7 +147,10 @@ def _commit(engine: Engine, data: PracticeInput) -> None:
     where = {"address": "at its street address", "street": "on its street",
              "zip": "at its ZIP code's centre (approximate)"}.get(
         data.geocode_precision or "", "where you placed it")  # fmt: skip
-    _flash("success", f"{verb} **{md_escape(practice.name)}**, placed {where}.")
+    feedback.flash(FLASH, "success", f"{verb} **{md_escape(practice.name)}**, placed {where}.")
+    if verb == "Created" and st.session_state.pop("setup_from_map", False):
+        # Started from the map's "Start with your own practice": back there, search started.
+        st.session_state["map_autostart"] = practice.id
 
 
 def _save(engine: Engine) -> None:
@@ -144,7 +159,7 @@ def _save(engine: Engine) -> None:
     try:
         validate_practice(data)
     except PracticeError as exc:
-        _flash("error", "Not saved: " + " ".join(exc.problems))
+        feedback.flash(FLASH, "error", "Not saved: " + " ".join(exc.problems))
         return
     pick = st.session_state.get("settings_pick", NEW)
     old = get_practice(engine, pick) if pick else None
@@ -157,13 +172,20 @@ def _save(engine: Engine) -> None:
                 engine, _form_input(old.lat, old.lon, old.geocode_source, old.geocode_precision)
             )
             return
-    result, messages = geocoding.geocode_one(engine, address, zip_fallback=False)
+    try:
+        result, messages = geocoding.geocode_one(engine, address, zip_fallback=False)
+    except Exception as exc:  # the geocoders' own failures are messages; this is unexpected
+        feedback.flash_exception(
+            FLASH, logger, "Not saved: the address could not be looked up.", exc
+        )
+        return
     if result is not None:
         _commit(engine, _form_input(result.lat, result.lon, result.source, result.precision))
         return
     st.session_state["settings_pending"] = {"messages": messages}
     offline = " ".join(messages)
-    _flash(
+    feedback.flash(
+        FLASH,
         "warning",
         "We could not find this address"
         + (f" ({md_escape(offline)})" if offline else "")
@@ -176,7 +198,7 @@ def _place(engine: Engine, lat: float, lon: float, source: str, precision: str) 
     try:
         clean = validate_practice(data)
     except PracticeError as exc:
-        _flash("error", "Not saved: " + " ".join(exc.problems))
+        feedback.flash(FLASH, "error", "Not saved: " + " ".join(exc.problems))
         return
     if source == "manual":
         geocoding.store_manual(
@@ -197,7 +219,7 @@ def _delete(engine: Engine, practice_id: int) -> None:
     try:
         delete_practice(engine, practice_id)
     except PracticeError as exc:
-        _flash("error", " ".join(exc.problems))
+        feedback.flash(FLASH, "error", " ".join(exc.problems))
         return
     remaining = list_practices(engine)
     _make_current(remaining[0].id if remaining else None)
@@ -205,7 +227,7 @@ def _delete(engine: Engine, practice_id: int) -> None:
     _fill(engine, NEW)
     st.session_state["set_confirm_delete"] = False
     bump_provider_revision()
-    _flash("success", "Practice deleted with its targets, activities and referrals.")
+    feedback.flash(FLASH, "success", "Practice deleted with its targets, activities and referrals.")
 
 
 # --- what the page draws ----------------------------------------------------------------------
@@ -230,9 +252,9 @@ def sync_pick(engine: Engine, real: dict[int, Practice]) -> int:
 
 def show_flash() -> None:
     """Show the last callback's outcome once: callbacks run before the page, so they leave it."""
-    kind, message = st.session_state.pop("settings_flash", (None, None))
-    if kind:
-        getattr(st, kind)(message)
+    if st.session_state.get("map_autostart") is not None:
+        st.switch_page("pages/map.py")  # a callback cannot switch pages; the script can
+    feedback.show_flash(FLASH, once=True)
 
 
 def practice_picker(engine: Engine, real: dict[int, Practice]) -> None:
@@ -270,7 +292,8 @@ def practice_form(engine: Engine, pick: int) -> None:
         c1.date_input(
             "Playbook start date",
             key="set_start",
-            help="Phases and targets are counted from this day.",
+            help="Phases and targets are counted from this day. A new practice starts on the "
+            "day it is created; change it if the playbook began earlier.",
             format="YYYY-MM-DD",
         )
         c2.number_input(
@@ -279,6 +302,15 @@ def practice_form(engine: Engine, pick: int) -> None:
             max_value=RADIUS_MAX_MI,
             step=0.5,
             key="set_radius",
+        )
+        c1.number_input(
+            "Revenue per patient visit ($)",
+            min_value=0.0,
+            step=5.0,
+            key="set_rpv",
+            placeholder="e.g. 110",
+            help="Average revenue of one treatment visit. Progress prices referred patients' "
+            "visits with it (return on referrals); leave empty if unknown.",
         )
         st.button(
             "Save practice" if pick else "Create practice",

@@ -16,14 +16,12 @@ from components.practice_setup import (
     show_flash,
     sync_pick,
 )
-from components.session import get_engine
-from components.shell import ensure_app_shell
+from components.shell import page_preamble
 from services.practices import list_practices
 
-ensure_app_shell()
-
-engine = get_engine()
-st.title("Settings")
+# The current practice is not used here (the form has its own picker); the preamble still gives
+# the page the app shell, its title and the engine like every other page.
+engine, _current = page_preamble("Settings")
 
 practices = list_practices(engine)
 real = {p.id: p for p in practices if not p.is_demo}

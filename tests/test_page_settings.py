@@ -228,3 +228,80 @@ def test_invalid_input_is_explained_and_nothing_saved(app_test, fake):
             ).scalar()
             == 0
         )
+
+
+# --- outside services failing while a practice is set up ------------------------------------
+
+
+def _refused_url(path: str) -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"
+
+
+LIBRARY_WORDS = ("HTTPConnectionPool", "Max retries", "Errno", "Geocoder", "Traceback", "urllib3")
+
+
+def test_a_network_failure_while_creating_a_practice_reads_as_a_plain_sentence(
+    app_test, fake, monkeypatch
+):
+    monkeypatch.setenv("CENSUS_GEOCODER_URL", _refused_url("/geocoder"))
+    monkeypatch.setenv("NOMINATIM_URL", _refused_url("/nominatim"))
+    geocoding._limiters.clear()
+    at = _open(app_test)
+    _type(at, name="Offline PT", address="1600 Market St", city="Denver", state="CO",
+          zip="80202")  # fmt: skip
+    at.button(key="set_save").click().run()
+    assert not at.exception, at.exception
+    [warning] = at.warning
+    text = warning.value.replace("\\", "")
+    assert "The Census geocoder could not be reached" in text
+    assert "Nominatim could not be reached" in text
+    assert not any(word in text for word in LIBRARY_WORDS), text
+    assert at.button(key="set_place")  # manual placement is offered instead
+    geocoding._limiters.clear()
+
+
+def test_an_unexpected_failure_while_saving_is_logged_and_shown_with_its_reference(
+    app_test, fake, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("socket layer exploded: errno 104")
+
+    monkeypatch.setattr(geocoding, "geocode_one", broken)
+    at = _open(app_test)
+    _type(at, name="Broken PT", address="1600 Market St", city="Denver", state="CO",
+          zip="80202")  # fmt: skip
+    at.button(key="set_save").click().run()
+    assert not at.exception, at.exception
+    [error] = at.error
+    text = error.value.replace("\\", "")
+    assert text.startswith("Not saved: the address could not be looked up. (Reference ")
+    assert "exploded" not in text
+    ref = text.split("Reference ")[1].split(":")[0]
+    [record] = [r for r in caplog.records if ref in r.getMessage()]
+    assert record.exc_info and "socket layer exploded" in str(record.exc_info[1])
+    assert _real() == []
+
+
+def test_a_hung_registry_during_the_npi_lookup_is_given_up_at_the_deadline(
+    app_test, fake, monkeypatch
+):
+    import time
+
+    monkeypatch.setenv("NPI_API_DEADLINE", "1")
+    fake.npi.fault.hang = True
+    at = _open(app_test)
+    _type(at, npi=PRACTICE_NPI)
+    started = time.monotonic()
+    at.button(key="set_lookup").click().run()
+    elapsed = time.monotonic() - started
+    assert not at.exception, at.exception
+    [warning] = at.warning
+    assert (
+        "did not answer in time" in warning.value and "Type the name and address" in warning.value
+    )
+    assert elapsed < 1.0 + 2.0  # the deadline, plus a rerun of the page on a loaded machine
