@@ -4,31 +4,40 @@ The page keeps only its top (practice, engine, the working state) and calls one 
 tab; the editor's state handling stays in components.referral_editor. Every widget key, label
 and session-state key here is the page's public surface (tests and saved sessions use them).
 
+Messages go through components.feedback in the slots "ref_save", "ref_referrer", "ref_owed"
+and "ref_import"; each stays until the next action in its slot.
+
 Session-state keys (all prefixed "ref_", none needed on another page):
-- "ref_save_error": the message of a save the service refused, shown once;
-- "ref_referrer_added": the name of a referrer just added, shown once;
-- "ref_owed_msg": (kind, message) after a follow-up is marked sent, shown once;
 - "ref_import_file": (name, bytes) of the uploaded tracker, kept across reruns until imported;
-- "ref_import_done": the number of referrals just imported, shown once.
+- "ref_import_parsed": the tracker read once per file, and its plan once per mapping, keyed by
+  the file's content hash;
+- "ref_upload_seq": moves on after a successful import, which gives the uploader a new key and
+  so clears it.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components import referral_editor as ed
+from components.feedback import clear_flash, flash, flash_exception, show_flash
 from components.text import md_escape
-from services import importer
+from services import importer, logs
 from services import referrals as refs
-from services.exports import to_csv_bytes
+from services.exports import to_csv_bytes, to_xlsx_bytes
 from services.practices import Practice
+from services.referrals.working_copy import WorkingCopy, save_summary
+
+log = logging.getLogger(__name__)
 
 
-def referrer_labels(engine: Engine, practice: Practice, state: ed.LogState) -> dict[str, str]:
+def referrer_labels(engine: Engine, practice: Practice, state: WorkingCopy) -> dict[str, str]:
     """Partner key -> display label, including keys only the log knows (e.g. a deleted
     provider), so every row in the grid and the tabs still shows a readable partner."""
     directory = refs.referrer_directory(engine, practice.id, practice.is_demo)
@@ -38,15 +47,14 @@ def referrer_labels(engine: Engine, practice: Practice, state: ed.LogState) -> d
     return labels
 
 
-def saved_rows(state: ed.LogState) -> pd.DataFrame:
-    """The rows as saved: follow-ups and conversion count only what is in the database, so rows
-    with unsaved edits join once saved (and new, unsaved rows not at all)."""
-    return state.work[state.work["id"].notna() & ~state.work.index.isin(list(state.dirty))]
+def saved_rows(state: WorkingCopy) -> pd.DataFrame:
+    """The rows as saved: follow-ups and conversion count only what is in the database."""
+    return state.saved_rows()
 
 
 # --- the log ---------------------------------------------------------------------------------
 def log_tab(
-    state: ed.LogState,
+    state: WorkingCopy,
     engine: Engine,
     practice: Practice,
     today: date,
@@ -57,13 +65,13 @@ def log_tab(
     view, frame = _log_filters(state, today, labels)
     _log_editor(state, practice, today, labels, view, frame)
     _save_buttons(state, engine, today)
-    _save_outcome(state, engine)
+    _save_outcome(state, engine, today)
     _add_referrer_form(engine, practice, labels)
     _export_buttons(view, labels)
 
 
 def _log_filters(
-    state: ed.LogState, today: date, labels: dict[str, str]
+    state: WorkingCopy, today: date, labels: dict[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The filter row; returns the filtered working rows and the frame the editor shows, which
     must come from the same filter so the editor's row positions map back to the right rows."""
@@ -89,16 +97,15 @@ def _log_filters(
 
 
 def _log_editor(
-    state: ed.LogState,
+    state: WorkingCopy,
     practice: Practice,
     today: date,
     labels: dict[str, str],
     view: pd.DataFrame,
     frame: pd.DataFrame,
 ) -> None:
-    """The grid. Its `on_change` applies each delta to the working table under "reflog:<id>"
-    (see components.referral_editor for why the editor's return value is not used)."""
-    state_key = f"reflog:{practice.id}"
+    """The grid. Its deltas reach the working copy at the start of the next run (see
+    components.referral_editor for why the editor's return value is not used)."""
     # categories already used in the log stay selectable, or those rows could not be edited
     used_reasons = sorted(set(state.work["reason_category"].dropna()) - set(refs.REASON_CATEGORIES))
     used_payers = sorted(set(state.work["payer_category"].dropna()) - set(refs.PAYER_CATEGORIES))
@@ -120,25 +127,35 @@ def _log_editor(
             [*refs.PAYER_CATEGORIES, *used_payers],
             today,
         ),
-        on_change=ed.on_editor_change,
-        args=(state_key, state.editor_key, today),
     )
+    for row, warning in state.note_warnings():
+        st.warning(f"Before you save {row}: {warning}.")
 
 
-def _save_buttons(state: ed.LogState, engine: Engine, today: date) -> None:
+def _save_buttons(state: WorkingCopy, engine: Engine, today: date) -> None:
     """Save and Discard run as callbacks, before the rerun, so the grid drawn next already
-    reflects the outcome; a refused save leaves its message for `_save_outcome`."""
+    reflects the outcome. Each first applies the grid's waiting delta: the callback runs before
+    the page could."""
 
     def _save() -> None:
+        ed.consume_pending_delta(state, today)
         try:
-            ed.save(state, engine, today)
+            result = state.save(engine, today)
         except refs.ReferralError as exc:
-            state.flash = None
-            st.session_state["ref_save_error"] = str(exc)
+            flash("ref_save", "error", str(exc))
+        except Exception as exc:  # anything else is a bug: log it, say so
+            flash_exception("ref_save", log, "Nothing was saved: saving failed unexpectedly.", exc)
+        else:
+            if summary := save_summary(result):
+                flash("ref_save", "success", summary)
+            else:
+                clear_flash("ref_save")
 
     def _discard() -> None:
-        ed.refresh(state, engine, drop_tokens=set(state.dirty) | set(state.deleted))
+        ed.consume_pending_delta(state, today)
+        state.refresh(engine, drop_tokens=set(state.dirty) | set(state.deleted))
         state.errors, state.conflicts = {}, []
+        clear_flash("ref_save")
 
     b1, b2, _ = st.columns([1, 1, 3])
     b1.button(
@@ -151,14 +168,10 @@ def _save_buttons(state: ed.LogState, engine: Engine, today: date) -> None:
     b2.button("Discard changes", key="ref_discard", on_click=_discard, disabled=not state.pending)
 
 
-def _save_outcome(state: ed.LogState, engine: Engine) -> None:
+def _save_outcome(state: WorkingCopy, engine: Engine, today: date) -> None:
     """What the last save left behind: a message, rows the service rejected, and rows someone
-    else changed meanwhile, which the user must resolve before those rows can be saved."""
-    if msg := st.session_state.pop("ref_save_error", None):
-        st.error(msg)
-    if state.flash:
-        st.success(state.flash)
-        state.flash = None
+    else changed or deleted meanwhile, which the user settles before those rows are saved."""
+    show_flash("ref_save")
     if state.errors:
         st.warning(
             f"{len(state.errors)} row(s) were not saved because of the problems below; they "
@@ -166,22 +179,39 @@ def _save_outcome(state: ed.LogState, engine: Engine) -> None:
             "changes were saved."
         )
         st.dataframe(ed.error_frame(state), hide_index=True, width="stretch", key="ref_errors")
-    if state.conflicts:
-        for c in state.conflicts:
-            st.error(c.message)
-        c1, c2 = st.columns(2)
-        c1.button(
-            "Keep their version",
-            key="ref_keep_theirs",
-            on_click=ed.resolve_conflicts,
-            args=(state, engine, "theirs"),
-        )
-        c2.button(
-            "Use mine (overwrite on next save)",
-            key="ref_keep_mine",
-            on_click=ed.resolve_conflicts,
-            args=(state, engine, "mine"),
-        )
+    if not state.conflicts:
+        return
+
+    def _act(action: str, token: Any = None) -> None:
+        ed.consume_pending_delta(state, today)
+        if action == "restore":
+            state.restore(token)
+        elif action == "discard":
+            state.discard(token)
+        else:
+            state.resolve_conflicts(engine, action)
+
+    for c in state.conflicts:
+        st.error(c.message)
+        if c.kind == "deleted":
+            r1, r2, _ = st.columns([1.3, 1, 2])
+            r1.button(
+                "Restore it with my changes",
+                key=f"ref_restore:{c.ref}",
+                on_click=_act,
+                args=("restore", c.ref),
+            )
+            r2.button(
+                "Discard my changes",
+                key=f"ref_discard_mine:{c.ref}",
+                on_click=_act,
+                args=("discard", c.ref),
+            )
+    c1, c2 = st.columns(2)
+    c1.button("Keep their version", key="ref_keep_theirs", on_click=_act, args=("theirs",))
+    c2.button(
+        "Use mine (overwrite on next save)", key="ref_keep_mine", on_click=_act, args=("mine",)
+    )
 
 
 def _add_referrer_form(engine: Engine, practice: Practice, labels: dict[str, str]) -> None:
@@ -199,14 +229,16 @@ def _add_referrer_form(engine: Engine, practice: Practice, labels: dict[str, str
                 try:
                     new_key = refs.add_referrer(engine, practice.id, npi=npi_in, name=name_in)
                 except refs.ReferralError as exc:
-                    st.error(str(exc))
+                    flash("ref_referrer", "error", str(exc))
                 else:
-                    st.session_state["ref_referrer_added"] = labels.get(new_key) or (
-                        name_in or npi_in
+                    added = labels.get(new_key) or (name_in or npi_in)
+                    flash(
+                        "ref_referrer",
+                        "success",
+                        f"Added. Pick **{md_escape(added)}** in the Partner column.",
                     )
                     st.rerun()
-        if added_name := st.session_state.pop("ref_referrer_added", None):
-            st.success(f"Added. Pick **{md_escape(added_name)}** in the Partner column.")
+        show_flash("ref_referrer")
 
 
 def _export_buttons(view: pd.DataFrame, labels: dict[str, str]) -> None:
@@ -227,7 +259,7 @@ def _export_buttons(view: pd.DataFrame, labels: dict[str, str]) -> None:
     )
     e2.download_button(
         "Export Excel",
-        data=lambda: refs.to_xlsx_bytes(export()),
+        data=lambda: to_xlsx_bytes(export()),
         file_name="referral-log.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="ref_export_xlsx",
@@ -237,7 +269,7 @@ def _export_buttons(view: pd.DataFrame, labels: dict[str, str]) -> None:
 
 # --- follow-ups owed -------------------------------------------------------------------------
 def follow_ups_tab(
-    state: ed.LogState,
+    state: WorkingCopy,
     engine: Engine,
     practice: Practice,
     today: date,
@@ -247,9 +279,7 @@ def follow_ups_tab(
     """The thank-yous and outcome notes owed to referrers (the playbook's 30-day follow-up),
     each with a button that records the note as sent; memoized on `state.rev` so reruns that
     change nothing in the log do not recompute it."""
-    owed = ed.memoized(
-        state, "owed", (state.rev, today), lambda: refs.follow_ups_owed(saved, today)
-    )
+    owed = state.memoized("owed", (state.rev, today), lambda: refs.follow_ups_owed(saved, today))
     n_thanks = int((owed["kind"] == "thank_you").sum())
     n_loop = int((owed["kind"] == "loop_close").sum())
     m1, m2 = st.columns(2)
@@ -259,18 +289,23 @@ def follow_ups_tab(
     def _done(referral_id: int, kind: str) -> None:
         try:
             ok = refs.mark_follow_up_done(engine, practice.id, referral_id, kind, on=today)
-        except (refs.ReferralError, ValueError) as exc:
-            st.session_state["ref_owed_msg"] = ("error", str(exc))
+        except refs.ReferralError as exc:
+            flash("ref_owed", "error", str(exc))
+            return
+        except Exception as exc:  # anything else is a bug: log it, say so
+            flash_exception("ref_owed", log, "The follow-up could not be recorded.", exc)
             return
         what = "Thank-you" if kind == "thank_you" else "Outcome note"
-        st.session_state["ref_owed_msg"] = (
-            ("success", f"{what} for referral #{referral_id} marked sent and logged.")
-            if ok
-            else ("info", f"Referral #{referral_id} was already marked by someone else.")
-        )
+        if ok:
+            flash(
+                "ref_owed", "success", f"{what} for referral #{referral_id} marked sent and logged."
+            )
+        else:
+            flash(
+                "ref_owed", "info", f"Referral #{referral_id} was already marked by someone else."
+            )
 
-    if msg := st.session_state.pop("ref_owed_msg", None):
-        getattr(st, msg[0])(msg[1])
+    show_flash("ref_owed")
     if owed.empty:
         st.success("Nothing owed: every recent referrer has been thanked and every loop closed.")
     limit = 50
@@ -293,11 +328,11 @@ def follow_ups_tab(
 
 
 # --- conversion and leakage ------------------------------------------------------------------
-def conversion_tab(state: ed.LogState, labels: dict[str, str], saved: pd.DataFrame) -> None:
+def conversion_tab(state: WorkingCopy, labels: dict[str, str], saved: pd.DataFrame) -> None:
     """Where received referrals end up (evaluated, lost, gone elsewhere), overall and per
     partner, so the practice sees which relationships actually bring patients in."""
-    overall, per_partner, reasons = ed.memoized(
-        state, "conversion", state.rev, lambda: refs.conversion(saved)
+    overall, per_partner, reasons = state.memoized(
+        "conversion", state.rev, lambda: refs.conversion(saved)
     )
     k = st.columns(5)
     k[0].metric("Received", overall["received"])
@@ -352,34 +387,56 @@ def conversion_tab(state: ed.LogState, labels: dict[str, str], saved: pd.DataFra
 # --- import ----------------------------------------------------------------------------------
 def import_tab(engine: Engine, practice: Practice, today: date) -> None:
     """Bring in an existing spreadsheet tracker. The uploaded file is copied to a plain
-    session-state key so the mapping survives reruns; nothing is written until Import."""
+    session-state key so the mapping survives reruns; nothing is written until Import, and a
+    file already imported is refused unless the user asks to import it again."""
     st.write(
         "Import an existing tracker (CSV or Excel .xlsx, e.g. with a **Sent** and a **Received** "
         "sheet). Columns that look like patient identifiers are dropped before anything is read."
     )
-    upload = st.file_uploader("Tracker file", type=["csv", "xlsx"], key="ref_upload")
+    seq = st.session_state.get("ref_upload_seq", 0)
+    upload = st.file_uploader("Tracker file", type=["csv", "xlsx"], key=f"ref_upload:{seq}")
     if upload is not None:
         st.session_state["ref_import_file"] = (upload.name, upload.getvalue())
+        clear_flash("ref_import")
     file = st.session_state.get("ref_import_file")
     if file is not None:
         name, data = file
-        try:
-            sheets = importer.read_tracker(data, name)
-        except importer.ImportFileError as exc:
-            st.error(f"**{md_escape(name)}** cannot be imported: {exc}")
-            sheets = []
-        mappings, dirs = _sheet_mappings(sheets)
-        if sheets:
-            _import_check_and_run(engine, practice, today, sheets, mappings, dirs)
-    if (n := st.session_state.pop("ref_import_done", None)) is not None:
-        st.success(f"Imported {n:,} referrals.")
+        parsed = _parsed(name, data)
+        if parsed["error"]:
+            st.error(f"**{md_escape(name)}** cannot be imported: {parsed['error']}")
+        elif parsed["sheets"]:
+            mappings, dirs = _sheet_mappings(parsed["sheets"])
+            _import_check_and_run(engine, practice, today, parsed, mappings, dirs)
+    show_flash("ref_import")
+
+
+def _parsed(name: str, data: bytes) -> dict[str, Any]:
+    """The file read once per content: {"source", "sheets", "error", "plans"}. Reading a
+    10,000-row workbook takes seconds, and every widget on the page reruns this script."""
+    source = importer.TrackerFile.of(name, data)
+    cached = st.session_state.get("ref_import_parsed")
+    if cached is not None and cached["source"] == source:
+        return cached
+    parsed: dict[str, Any] = {"source": source, "sheets": [], "error": None, "plans": {}}
+    try:
+        parsed["sheets"] = importer.read_tracker(data, name)
+    except importer.ImportFileError as exc:
+        parsed["error"] = str(exc)
+    except Exception as exc:  # a bug or a file no rule foresaw: log it
+        ref = logs.log_exception(log, f"Reading the tracker {name!r} failed unexpectedly", exc)
+        parsed["error"] = (
+            f"This file is not a CSV or Excel file we can read (reference {ref} in the app's log)."
+        )
+    st.session_state["ref_import_parsed"] = parsed
+    return parsed
 
 
 def _sheet_mappings(
     sheets: list[importer.Sheet],
 ) -> tuple[dict[str, dict[str, str | None]], dict[str, str | None]]:
     """Per sheet, the user's column mapping (pre-filled with the importer's guess) and, when no
-    column gives the direction, the sheet's direction: trackers name their columns freely."""
+    column gives the direction, the sheet's direction: trackers name their columns freely.
+    Dropped identifier columns are not in the frame, so they are never offered."""
     mappings: dict[str, dict[str, str | None]] = {}
     dirs: dict[str, str | None] = {}
     for i, sheet in enumerate(sheets):
@@ -388,9 +445,13 @@ def _sheet_mappings(
             f"**Sheet {md_escape(sheet.name)}** · {n_rows:,} row{'s' if n_rows != 1 else ''}"
         )
         if sheet.dropped:
+            why = "; ".join(
+                f"{c} ({sheet.drop_reasons[c]})" if c in sheet.drop_reasons else c
+                for c in sheet.dropped
+            )
             st.warning(
                 "Dropped columns that look like patient identifiers (they are not read or "
-                f"stored): {md_escape(', '.join(sheet.dropped))}."
+                f"stored): {md_escape(why)}."
             )
         for w in sheet.warnings:
             st.warning(w)
@@ -422,32 +483,63 @@ def _import_check_and_run(
     engine: Engine,
     practice: Practice,
     today: date,
-    sheets: list[importer.Sheet],
+    parsed: dict[str, Any],
     mappings: dict[str, dict[str, str | None]],
     dirs: dict[str, str | None],
 ) -> None:
     """Show how many rows would import before anything is written, so a bad mapping is caught
-    on screen; the user may then import only the valid rows."""
-    plan = importer.plan_import(
-        engine, practice.id, sheets, mappings, dirs, practice.is_demo, today
+    on screen; the user may then import only the valid rows. The plan is made once per file
+    and mapping (and again after the log changes), not on every rerun."""
+    key = (
+        repr(sorted((s, sorted(m.items())) for s, m in mappings.items())),
+        repr(sorted(dirs.items())),
+        today,
+        refs.log_revision(engine, [practice.id]),
     )
+    plan = parsed["plans"].get(key)
+    if plan is None:
+        plan = importer.plan_import(
+            engine, practice.id, parsed["sheets"], mappings, dirs, practice.is_demo, today
+        )
+        parsed["plans"] = {key: plan}
     st.markdown(
         f"**Check:** {plan.valid:,} of {plan.total:,} rows are valid; "
         f"{plan.total - plan.valid:,} have problems."
     )
     if plan.errors:
         st.dataframe(plan.error_frame(), hide_index=True, key="ref_import_errors")
+    if plan.warnings:
+        st.warning(
+            f"{len(plan.warnings)} row(s) have notes that seem to identify a patient. Remove "
+            "those details from the file before importing, or they are stored as written."
+        )
+        st.dataframe(plan.warning_frame(), hide_index=True, key="ref_import_warnings")
+    source: importer.TrackerFile = parsed["source"]
+    past = importer.previous_import(engine, practice.id, source.digest)
+    again = False
+    if past is not None:
+        st.warning(past.message())
+        again = st.checkbox(
+            "Import it again (its rows are added a second time)", key="ref_import_again"
+        )
     only_valid = st.checkbox(
         "Import only the valid rows (skip the rows with problems)",
         key="ref_import_only_valid",
         disabled=not plan.errors,
     )
-    if st.button("Import", key="ref_import_go", type="primary", disabled=not plan.valid):
+    blocked = not plan.valid or (past is not None and not again)
+    if st.button("Import", key="ref_import_go", type="primary", disabled=blocked):
         try:
-            n = importer.run_import(engine, practice.id, plan, only_valid=only_valid)
+            n = importer.run_import(
+                engine, practice.id, plan, only_valid=only_valid, source=source, again=again
+            )
         except refs.ReferralError as exc:
-            st.error(str(exc))
+            flash("ref_import", "error", str(exc))
+        except Exception as exc:  # anything else is a bug: log it, say so
+            flash_exception("ref_import", log, "Nothing was imported: the import failed.", exc)
         else:
-            st.session_state.pop("ref_import_file", None)
-            st.session_state["ref_import_done"] = n
-            st.rerun()
+            for k in ("ref_import_file", "ref_import_parsed", "ref_import_again"):
+                st.session_state.pop(k, None)
+            st.session_state["ref_upload_seq"] = st.session_state.get("ref_upload_seq", 0) + 1
+            flash("ref_import", "success", f"Imported {n:,} referrals.")
+        st.rerun()

@@ -1,6 +1,6 @@
 """Referral log: every referral received and sent, the notes owed to referrers, conversion and
 leakage, and import/export of a spreadsheet tracker. The logic is in services.referrals and
-services.importer; the editor's state handling is in components.referral_editor and the tabs
+services.importer; the grid's state handling is in components.referral_editor and the tabs
 are drawn by components.referral_log_view."""
 
 from __future__ import annotations
@@ -11,17 +11,9 @@ import streamlit as st
 
 from components import referral_editor as ed
 from components import referral_log_view as log_view
-from components.session import current_practice, get_engine
-from components.shell import ensure_app_shell
+from components.shell import page_preamble
 
-ensure_app_shell()
-
-practice = current_practice()
-st.title("Referral log")
-if practice is None:
-    st.info("Pick a practice in the sidebar.")
-    st.stop()
-engine = get_engine()
+engine, practice = page_preamble("Referral log")
 today = date.today()
 
 st.caption(

@@ -261,6 +261,22 @@ named_referrer = sa.Table(
     sa.UniqueConstraint("practice_id", "name", name="uq_named_referrer_practice_name"),
 )
 
+# One row per tracker file imported into a practice's referral log, keyed by the file's
+# content hash, so the same file is not imported twice by accident.
+tracker_import = sa.Table(
+    "tracker_import",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("content_hash", sa.String(64), nullable=False),  # SHA-256 of the file's bytes
+    sa.Column("file_name", sa.String(300), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("imported_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_tracker_import_hash", "practice_id", "content_hash"),
+)
+
 
 # Who may do what in which practice (see services/auth.py); instance owners come from settings.
 app_user = sa.Table(
@@ -325,6 +341,11 @@ def _migrate_to_5(conn: Connection) -> None:
     named_referrer.create(conn, checkfirst=True)
 
 
+def _migrate_to_6(conn: Connection) -> None:
+    """Version 6: the record of each tracker file imported into the referral log."""
+    tracker_import.create(conn, checkfirst=True)
+
+
 def _migrate_to_8(conn: Connection) -> None:
     """Version 8: users with per-practice roles, and the audit trail."""
     app_user.create(conn, checkfirst=True)
@@ -345,6 +366,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _migrate_to_2,
     4: _migrate_to_4,
     5: _migrate_to_5,
+    6: _migrate_to_6,
     8: _migrate_to_8,
 }
 

@@ -17,6 +17,11 @@ import pandas as pd
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def looks_like_formula(value: object) -> bool:
+    """True for text a spreadsheet would read as a formula (see the module's note)."""
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
 def neutralize_cell(value: object) -> object:
     """The value, made safe for a spreadsheet cell."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
@@ -40,12 +45,44 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str = "Referrals") -> bytes:
-    """An .xlsx of a neutralised copy of `frame` (no cell can be read as a formula)."""
-    safe = neutralize_frame(frame)
-    for col in safe.columns:
-        if safe[col].map(lambda v: isinstance(v, (date, datetime))).any():
-            safe[col] = pd.to_datetime(safe[col]).dt.date
+    """An .xlsx of `frame` in which no cell can run as a formula.
+
+    Text that looks like a formula is written as a string cell (openpyxl would otherwise store
+    a text starting with "=" as a formula), so the spreadsheet shows exactly the text, with no
+    apostrophe added; Excel, LibreOffice and Google Sheets never evaluate a string cell. Dates
+    stay dates and numbers stay numbers.
+    """
+    import openpyxl  # imported here: only exports need it
+    from openpyxl.cell import WriteOnlyCell
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet(sheet_name)
+
+    def cell(value: object) -> object:
+        if value is None or value is pd.NaT or (not isinstance(value, str) and _is_na(value)):
+            return None
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.replace(tzinfo=None)  # Excel has no time zones
+        if hasattr(value, "item") and not isinstance(value, (str, date)):
+            value = value.item()  # numpy scalars
+        if isinstance(value, str) and value.startswith("="):
+            out = WriteOnlyCell(sheet, value)
+            out.data_type = "s"
+            return out
+        return value
+
+    sheet.append([cell(str(c)) for c in frame.columns])
+    for row in frame.itertuples(index=False, name=None):
+        sheet.append([cell(v) for v in row])
     out = io.BytesIO()
-    with pd.ExcelWriter(out, engine="openpyxl") as writer:
-        safe.to_excel(writer, index=False, sheet_name=sheet_name)
+    book.save(out)
     return out.getvalue()
+
+
+def _is_na(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from services import db
 from services.practices import Practice, list_practices
+from services.referrals.store import log_revision
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,9 @@ def data_revision(engine: Engine, practice_ids: tuple[int, ...]) -> tuple:
     """A cheap fingerprint of the measured tables, so a cached load is dropped when another
     page logs a referral, an activity or a stage change."""
     ids = list(practice_ids)
-    r, a, p, h = db.referral, db.activity, db.partner, db.partner_stage_history
+    a, p, h = db.activity, db.partner, db.partner_stage_history
     with engine.connect() as conn:
-        ref = conn.execute(
-            sa.select(sa.func.count(), sa.func.max(r.c.id), sa.func.max(r.c.updated_at)).where(
-                r.c.practice_id.in_(ids)
-            )
-        ).one()
+        ref = log_revision(conn, ids)  # the one definition of "the referral log changed"
         act = conn.execute(
             sa.select(sa.func.count(), sa.func.max(a.c.id)).where(a.c.practice_id.in_(ids))
         ).one()

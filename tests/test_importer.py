@@ -308,3 +308,127 @@ def test_a_semicolon_separated_csv_is_read():
     sheet = importer.read_tracker(data, "eu.csv")[0]
     assert list(sheet.frame.columns) == ["Date", "Referred by", "Reason"]
     assert sheet.frame.iloc[0].tolist() == ["2026-11-20", "Alpha Clinic, LLC", "Knee"]
+
+
+# --- plain messages and readable encodings -----------------------------------------------------
+
+
+def test_a_ragged_csv_is_read_not_refused_with_tokenizer_text():
+    """A title row above the header and a row with a stray extra cell: pandas' C parser said
+    "Error tokenizing data. C error: Expected 1 fields in line 2, saw 3"."""
+    data = b"Referral tracker 2026\nDate,Referred by,Reason\n2026-11-20,Alpha Clinic,Knee,extra\n"
+    [sheet] = importer.read_tracker(data, "ragged.csv")
+    assert sheet.frame.iloc[-1].tolist()[:4] == ["2026-11-20", "Alpha Clinic", "Knee", "extra"]
+
+
+def test_a_malformed_csv_gets_a_plain_sentence_and_the_detail_goes_to_the_log(caplog):
+    data = b'Date,Referred by\n2026-11-20,"Alpha Clinic\n' + b"2026-11-21,Beta Clinic\n" * 20_000
+    with pytest.raises(importer.ImportFileError) as caught:
+        importer.read_tracker(data, "broken.csv")
+    message = str(caught.value)
+    assert message.startswith("This file is not a CSV or Excel file we can read:")
+    assert "quotation mark" in message
+    for library_text in ("Error tokenizing", "C error", "field larger", "_csv.Error"):
+        assert library_text not in message
+    logged = [r for r in caplog.records if r.name.startswith("services.importer")]
+    assert logged and logged[0].exc_info is not None  # the library's detail, with traceback
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [("utf-16", b""), ("utf-16-le", b""), ("utf-16-be", b""), ("utf-16-le", b"\xff\xfe")],
+)
+def test_a_utf16_csv_is_read(encoding, bom):
+    text = "Date\tReferred by\tReason\n2026-11-20\tCafé Clinic\tKnee\n"
+    [sheet] = importer.read_tracker(bom + text.encode(encoding), "unicode.txt")
+    assert list(sheet.frame.columns) == ["Date", "Referred by", "Reason"]
+    assert sheet.frame.iloc[0].tolist() == ["2026-11-20", "Café Clinic", "Knee"]
+
+
+def test_a_damaged_workbook_gets_a_plain_sentence(caplog):
+    with pytest.raises(importer.ImportFileError) as caught:
+        importer.read_tracker(b"PK\x03\x04" + b"\x00" * 300, "broken.xlsx")
+    assert str(caught.value).startswith("This file is not a CSV or Excel file we can read:")
+    assert "BadZipFile" not in str(caught.value) and "zip" not in str(caught.value).lower()
+
+
+# --- import once -------------------------------------------------------------------------------
+
+
+def test_the_same_file_is_imported_once_unless_asked_again(demo_engine, practice_id):
+    data = b"Date,Referred by\n2026-11-20,Alpha Clinic\n2026-11-21,Beta Clinic\n"
+    source = importer.TrackerFile.of("ok.csv", data)
+    assert importer.previous_import(demo_engine, practice_id, source.digest) is None
+    sheets = importer.read_tracker(data, "ok.csv")
+    plan = plan_for(demo_engine, practice_id, sheets, directions={"ok": "received"})
+    before = referral_count(demo_engine)
+    assert importer.run_import(demo_engine, practice_id, plan, source=source) == 2
+    past = importer.previous_import(demo_engine, practice_id, source.digest)
+    assert past is not None and past.row_count == 2 and past.file_name == "ok.csv"
+    assert past.imported_on == date.today()
+
+    with pytest.raises(refs.ReferralError) as caught:
+        importer.run_import(demo_engine, practice_id, plan, source=source)
+    assert str(caught.value).startswith(
+        f"This file was imported on {date.today().isoformat()}, 2 rows."
+    )
+    assert referral_count(demo_engine) == before + 2
+    # Renamed, the same bytes are still the same file.
+    renamed = importer.TrackerFile.of("copy of ok.csv", data)
+    with pytest.raises(refs.ReferralError, match="This file was imported on"):
+        importer.run_import(demo_engine, practice_id, plan, source=renamed)
+    # Asked explicitly, it goes in again, and is recorded again.
+    assert importer.run_import(demo_engine, practice_id, plan, source=source, again=True) == 2
+    assert referral_count(demo_engine) == before + 4
+    with demo_engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(db.tracker_import)).scalar()
+    assert n == 2
+
+
+def test_an_import_record_belongs_to_its_practice(demo_engine, practice_id):
+    data = b"Date,Referred by\n2026-11-20,Alpha Clinic\n"
+    source = importer.TrackerFile.of("ok.csv", data)
+    plan = plan_for(
+        demo_engine,
+        practice_id,
+        importer.read_tracker(data, "ok.csv"),
+        directions={"ok": "received"},
+    )
+    importer.run_import(demo_engine, practice_id, plan, source=source)
+    assert importer.previous_import(demo_engine, practice_id + 999, source.digest) is None
+
+
+def test_a_failed_import_is_not_recorded(demo_engine, practice_id):
+    data = b"Date,Referred by\n2026-11-20,Alpha Clinic\n"
+    source = importer.TrackerFile.of("ok.csv", data)
+    plan = plan_for(
+        demo_engine,
+        practice_id,
+        importer.read_tracker(data, "ok.csv"),
+        directions={"ok": "received"},
+    )
+    refuse_inserts(demo_engine, "referral")
+    with pytest.raises(refs.ReferralError, match="Nothing was imported") as caught:
+        importer.run_import(demo_engine, practice_id, plan, source=source)
+    assert "reference" in str(caught.value) and "refused'" not in str(caught.value)
+    assert importer.previous_import(demo_engine, practice_id, source.digest) is None
+
+
+# --- formula names -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://x","Dr Lee")', "+Alpha Clinic", "-Beta", "@SUM(A1)"]
+)
+def test_a_formula_looking_referrer_is_flagged_not_made_a_partner(
+    demo_engine, practice_id, partner, name
+):
+    _npi, real = partner
+    # Even a name that would match a real partner once its punctuation is ignored.
+    data = f'Date,Referred by\n2026-11-20,"{name}"\n2026-11-21,"={real}"\n'.encode()
+    plan = plan_for(
+        demo_engine, practice_id, importer.read_tracker(data, "f.csv"), directions={"f": "received"}
+    )
+    assert plan.valid == 0
+    assert [e.field for e in plan.errors] == ["partner", "partner"]
+    assert all("looks like a spreadsheet formula" in e.message for e in plan.errors)

@@ -34,10 +34,30 @@ from services.importer.read import (
     is_identifier_column,
     read_tracker,
 )
-from services.importer.write import run_import
+from services.importer.write import (
+    PastImport,
+    TrackerFile,
+    file_digest,
+    previous_import,
+    run_import,
+)
 
 __all__ = [
-    "MAX_BYTES", "MAX_ROWS", "TARGETS", "ImportFileError", "ImportPlan", "PlannedRow", "Sheet",
-    "_name_key", "is_identifier_column", "plan_import", "read_tracker", "run_import",
+    "MAX_BYTES",
+    "MAX_ROWS",
+    "TARGETS",
+    "ImportFileError",
+    "ImportPlan",
+    "PastImport",
+    "PlannedRow",
+    "Sheet",
+    "TrackerFile",
+    "_name_key",
+    "file_digest",
+    "is_identifier_column",
+    "plan_import",
+    "previous_import",
+    "read_tracker",
+    "run_import",
     "suggest_mapping",
 ]  # fmt: skip

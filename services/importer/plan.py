@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -17,8 +17,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db
+from services import db, identifiers
 from services import referrals as refs
+from services.exports import looks_like_formula
 from services.importer.read import Sheet
 from services.npi import npi_error
 
@@ -84,10 +85,18 @@ class ImportPlan:
     rows: list[PlannedRow]
     errors: list[refs.FieldError]
     total: int
+    #: rows that will import but deserve a look first (notes that seem to identify a patient)
+    warnings: list[refs.FieldError] = field(default_factory=list)
 
     @property
     def valid(self) -> int:
         return len(self.rows)
+
+    def warning_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [(w.row, w.field, w.message) for w in self.warnings],
+            columns=["row", "field", "warning"],
+        )
 
     def error_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -194,6 +203,7 @@ def plan_import(
 
     rows: list[PlannedRow] = []
     errors: list[refs.FieldError] = []
+    warnings: list[refs.FieldError] = []
     total = 0
     for sheet in sheets:
         mapping = mappings.get(sheet.name, {})
@@ -234,7 +244,14 @@ def plan_import(
             npi = None if refs.is_blank(val("partner_npi")) else str(val("partner_npi")).strip()
             new_referrer = None
             partner_errors: list[str] = []
-            if npi is not None:
+            if name is not None and looks_like_formula(name):
+                # A spreadsheet would run it; as a partner's name it would reach every list,
+                # letter and export. The user corrects the file instead.
+                partner_errors.append(
+                    f"the provider's name '{name[:60]}' looks like a spreadsheet formula, so it "
+                    "is not used; correct the name in the file"
+                )
+            elif npi is not None:
                 values["partner_npi"] = npi
                 if problem := npi_error(npi):
                     partner_errors.append(f"NPI {npi}: {problem}")
@@ -266,4 +283,6 @@ def plan_import(
                 errors.extend(row_errors)
             else:
                 rows.append(PlannedRow(label, clean, name, new_referrer))
-    return ImportPlan(rows, errors, total)
+                if warning := identifiers.text_warning(clean["notes"]):
+                    warnings.append(refs.FieldError(label, "notes", warning))
+    return ImportPlan(rows, errors, total, warnings)

@@ -6,29 +6,23 @@ sees it, and the drop is reported on the sheet.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import logging
 import re
 import zipfile
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from services import identifiers, logs
 from services import referrals as refs
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
-
-# Header words that mark a patient identifier. A provider's name column ("Referred by",
-# "Provider name", "Physician") is not one; a bare "Name" or anything about the patient is.
-_IDENTIFIER_PATTERNS = [
-    re.compile(p)
-    for p in (
-        r"\bpatient\b", r"\bpt\b", r"\bclient\b", r"\bdob\b", r"\bbirth", r"\bmrn\b",
-        r"\bmedical record", r"\bssn\b", r"\bsocial security", r"\bchart\b",
-        r"^(first|last|full|middle)?\s*name$", r"^(first|last|sur|given)\s*name",
-    )
-]  # fmt: skip
 
 
 class ImportFileError(ValueError):
@@ -43,28 +37,17 @@ class Sheet:
     direction: str | None  # from the sheet's name ("Sent" / "Received"), if it says
     dropped: list[str] = field(default_factory=list)  # identifier columns removed
     warnings: list[str] = field(default_factory=list)
+    #: dropped column -> why it was taken for an identifier ("an email address", ...)
+    drop_reasons: dict[str, str] = field(default_factory=dict)
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
-_IDENTIFIER_COMPACT = {
-    "name", "firstname", "lastname", "fullname", "dob", "mrn", "ssn", "ptid", "ptname",
-    "dateofbirth", "birthdate", "socialsecuritynumber", "medicalrecordnumber", "chartnumber",
-}  # fmt: skip
-
-
 def is_identifier_column(header: str) -> bool:
-    """True for a header that names a patient identifier ("Patient ID", "DOB", "MRN", ...).
-
-    Errs on the side of dropping: a column wrongly dropped costs a re-import, a column wrongly
-    kept puts patient data in the log."""
-    text = re.sub(r"[_\-./#]+", " ", str(header).strip().lower())
-    text = re.sub(r"\s+", " ", text).strip()
-    compact = re.sub(r"[^a-z]", "", text)
-    if compact in _IDENTIFIER_COMPACT or compact.startswith(("patient", "client")):
-        return True
-    return any(p.search(text) for p in _IDENTIFIER_PATTERNS)
+    """True for a header that names a patient identifier ("Patient ID", "DOB", "MRN", ...);
+    the rules are in services.identifiers."""
+    return identifiers.identifier_header(header) is not None
 
 
 def _direction_of(sheet_name: str) -> str | None:
@@ -99,9 +82,13 @@ def _to_sheet(name: str, grid: list[list[object]], warnings: list[str]) -> Sheet
     data = [list(r) + [None] * (width - len(r)) for _, r in rows[1:]]
     frame = pd.DataFrame(data, columns=names, dtype=object)
     frame.index = [no for no, _ in rows[1:]]
-    dropped = [c for c in names if is_identifier_column(c)]
-    frame = frame.drop(columns=dropped)
-    return Sheet(name, frame, header_no + 1, _direction_of(name), dropped, list(warnings))
+    reasons = {
+        c: why for c in names if (why := identifiers.identifier_column(c, frame[c].tolist()))
+    }
+    frame = frame.drop(columns=list(reasons))
+    return Sheet(
+        name, frame, header_no + 1, _direction_of(name), list(reasons), list(warnings), reasons
+    )
 
 
 def read_tracker(data: bytes, filename: str) -> list[Sheet]:
@@ -122,7 +109,7 @@ def read_tracker(data: bytes, filename: str) -> list[Sheet]:
     elif lower.endswith(".xls"):
         raise ImportFileError("Old .xls workbooks are not supported: save it as .xlsx or CSV.")
     else:
-        raise ImportFileError("Upload a .csv or .xlsx file.")
+        raise ImportFileError(f"{UNREADABLE}: upload a .csv or .xlsx file.")
     if not sheets:
         raise ImportFileError("The file has no header row and no data.")
     if all(s.frame.empty for s in sheets):
@@ -132,36 +119,66 @@ def read_tracker(data: bytes, filename: str) -> list[Sheet]:
     return [s for s in sheets if not s.frame.empty]
 
 
-def _read_csv(data: bytes, filename: str) -> list[Sheet]:
-    if b"\x00" in data[:8192]:
-        raise ImportFileError("This does not look like a CSV file (it contains binary data).")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 decodes almost anything
-        raise ImportFileError("The file's text encoding is not UTF-8 or Windows-1252.")
-    if sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\r\n\t") > 8:
-        raise ImportFileError("This does not look like a CSV file (it contains binary data).")
+UNREADABLE = "This file is not a CSV or Excel file we can read"
+
+
+def _decode(data: bytes) -> str:
+    """The file's text. UTF-8 (with or without a BOM), UTF-16 (what Excel's "Unicode text"
+    saves; with a BOM, or without one when every other byte is zero) and Windows-1252 are
+    read; anything else with zero bytes in it is binary."""
+    if data.startswith(codecs.BOM_UTF8):
+        return _decode_as(data, "utf-8-sig")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decode_as(data, "utf-16")
+    sample = data[:4096]
+    half = len(sample) // 2
+    if half >= 2:
+        odd_zeros = sample[1::2].count(0)
+        even_zeros = sample[0::2].count(0)
+        if odd_zeros >= 0.9 * half and even_zeros == 0:
+            return _decode_as(data, "utf-16-le")
+        if even_zeros >= 0.9 * half and odd_zeros == 0:
+            return _decode_as(data, "utf-16-be")
+    if b"\x00" in sample:
+        raise ImportFileError(f"{UNREADABLE}: it contains binary data, not text.")
     try:
-        # Trackers saved in Europe use ';'; sniff the separator on a sample, parse with C.
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    if sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\r\n\t") > 8:
+        raise ImportFileError(f"{UNREADABLE}: it contains binary data, not text.")
+    return text
+
+
+def _decode_as(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        log.warning("A tracker could not be decoded as %s", encoding, exc_info=exc)
+        raise ImportFileError(
+            f"{UNREADABLE}: its text is damaged (it is not valid {encoding.upper()}); save "
+            "it again as CSV UTF-8."
+        ) from None
+
+
+def _read_csv(data: bytes, filename: str) -> list[Sheet]:
+    text = _decode(data)
+    try:
+        # Trackers saved in Europe use ';'; sniff the separator on a sample.
         sep = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
     except csv.Error:
         sep = ","
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            header=None,
-            sep=sep,
-            skip_blank_lines=False,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, TypeError) as exc:
-        raise ImportFileError(f"The CSV could not be read: {str(exc)[:200]}") from None
-    grid = frame.to_numpy(dtype=object).tolist()
+        # Rows may have fewer or more cells than the header (a title row above it, a stray
+        # comma): the csv module reads them as they are and `_to_sheet` evens them out, where
+        # a strict parser would refuse the whole file.
+        grid: list[list[object]] = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+    except csv.Error as exc:
+        log.warning("A tracker CSV could not be split into cells", exc_info=exc)
+        raise ImportFileError(
+            f"{UNREADABLE}: its rows cannot be split into cells, probably because a quotation "
+            "mark is never closed. Open it in a spreadsheet program and save it as CSV again."
+        ) from None
     name = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "CSV"
     sheet = _to_sheet(name, grid, [])
     return [sheet] if sheet else []
@@ -191,7 +208,10 @@ def _read_xlsx(data: bytes) -> list[Sheet]:
     from openpyxl.utils.exceptions import InvalidFileException
 
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ImportFileError("This is not an .xlsx workbook (the file is not a zip package).")
+        raise ImportFileError(
+            f"{UNREADABLE}: it is named .xlsx but is not an .xlsx workbook. Save it from your "
+            "spreadsheet program as .xlsx or CSV."
+        )
     sheets: list[Sheet] = []
     try:
         # read_only streams the cells (several times faster on 10,000 rows); formulas give
@@ -220,9 +240,17 @@ def _read_xlsx(data: bytes) -> list[Sheet]:
     except ImportFileError:
         raise
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ImportFileError(f"The workbook could not be read: {str(exc)[:200]}") from None
+        log.warning("A tracker workbook could not be read", exc_info=exc)
+        raise ImportFileError(
+            f"{UNREADABLE}: the .xlsx workbook is damaged or is not a workbook. Open it in "
+            "Excel and save it again, or save it as CSV."
+        ) from None
     except Exception as exc:  # openpyxl raises assorted errors on damaged XML
-        raise ImportFileError(f"The workbook could not be read ({type(exc).__name__}).") from None
+        ref = logs.log_exception(log, "A tracker workbook failed to read unexpectedly", exc)
+        raise ImportFileError(
+            f"{UNREADABLE}: the .xlsx workbook could not be read (reference {ref} in the "
+            "app's log). Save it again from Excel, or as CSV."
+        ) from None
     return sheets
 
 

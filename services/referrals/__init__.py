@@ -56,6 +56,7 @@ from services.referrals.store import (
     Edit,
     SaveResult,
     load_referrals,
+    log_revision,
     save_changes,
 )
 
@@ -65,7 +66,7 @@ __all__ = [
     "OUTCOME_NOTE_STATUSES", "PAYER_CATEGORIES", "REASON_CATEGORIES", "STATUSES",
     "STATUS_LABELS", "THANK_YOU_WINDOW_DAYS", "Conflict", "Edit", "FieldError", "ReferralError",
     "SaveResult", "_npi_problem", "_parse_date_text", "add_referrer", "as_datetime",
-    "conversion", "export_frame", "follow_ups_owed", "is_blank", "load_referrals",
+    "conversion", "export_frame", "follow_ups_owed", "is_blank", "load_referrals", "log_revision",
     "mark_follow_up_done", "named_id", "named_key", "parse_date", "parse_int",
     "referrer_directory", "save_changes", "to_xlsx_bytes", "validate_referral",
 ]  # fmt: skip

@@ -7,6 +7,7 @@ browser sessions never silently overwrite each other.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services import db
+from services import db, logs
 from services.npi import is_valid_npi
 from services.referrals.cells import (
     FIELD_LABELS,
@@ -29,6 +30,8 @@ from services.referrals.cells import (
     validate_referral,
 )
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Conflict:
@@ -38,6 +41,9 @@ class Conflict:
     #: (field, your value, their value) for every field where the two differ
     differences: tuple[tuple[str, Any, Any], ...] = ()
     current_version: int | None = None
+    #: "changed": someone saved the row since it was read; "deleted": someone deleted it;
+    #: "delete_refused": this session's delete met someone else's change.
+    kind: str = "changed"
 
 
 @dataclass
@@ -65,6 +71,22 @@ class SaveResult:
 # --- reading ---------------------------------------------------------------------------------
 
 COLUMNS = ["id", "version", *FIELDS]
+
+
+def log_revision(engine: Engine | Connection, practice_ids: Iterable[int]) -> tuple:
+    """A cheap token of the practices' referral log: it changes whenever any session adds,
+    edits, deletes or marks a follow-up on a referral, so a cache or a working copy knows to
+    reload. The row count and highest id catch additions and deletions, the newest
+    `updated_at` catches edits, and the sum of versions catches a change that keeps
+    `updated_at` (every write moves `version`)."""
+    r = db.referral
+    query = sa.select(
+        sa.func.count(), sa.func.max(r.c.id), sa.func.max(r.c.updated_at), sa.func.sum(r.c.version)
+    ).where(r.c.practice_id.in_(list(practice_ids)))
+    if isinstance(engine, Connection):
+        return tuple(engine.execute(query).one())
+    with engine.connect() as conn:
+        return tuple(conn.execute(query).one())
 
 
 def load_referrals(engine: Engine | Connection, practice_id: int) -> pd.DataFrame:
@@ -234,12 +256,14 @@ def save_changes(
                             "loaded it, so it was not deleted. Check its new values, then delete "
                             "it again if you still want to.",
                             current_version=int(current["version"]),
+                            kind="delete_refused",
                         )
                     )
     except sa.exc.SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", exc))
+        ref = logs.log_exception(log, "Saving referral log changes was refused", exc)
         raise ReferralError(
-            f"Nothing was saved: the database refused the change ({detail})."
+            f"Nothing was saved: the database refused the change (reference {ref} in the "
+            "app's log)."
         ) from exc
     return result
 
@@ -262,6 +286,7 @@ def _conflict(
             ref,
             referral_id,
             f"Referral #{referral_id} was deleted in another session, so your edit was not saved.",
+            kind="deleted",
         )
     diffs = tuple(
         (FIELD_LABELS[f], mine.get(f), current.get(f))
