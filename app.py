@@ -10,10 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import assets
+from components import access, assets
 from components.session import bump_provider_revision, get_engine
 from components.text import md_escape
-from services import config, demo, logs
+from services import auth, config, demo, logs
 from services.db import StorageError
 from services.practices import list_practices
 
@@ -38,9 +38,12 @@ def _static_assets_ready() -> bool:
 _static_assets_ready()
 
 try:
+    # With sign-in configured, an unauthenticated request sees the sign-in page and stops here.
+    actor = access.sign_in_gate(get_engine)
     engine = get_engine()
     if "demo_seeded" not in st.session_state:
-        demo.ensure_demo(engine)
+        with auth.acting_as(auth.SYSTEM):  # the shared demo is seeded by the app, not a user
+            demo.ensure_demo(engine)
         st.session_state["demo_seeded"] = True
     practices = list_practices(engine)
 except StorageError as exc:
@@ -62,6 +65,7 @@ with st.sidebar:
             key="_w_practice",
         )
         st.session_state["practice_id"] = chosen
+    access.user_badge(st.session_state["practice_id"])
 
 practice = by_id.get(st.session_state["practice_id"])
 
@@ -72,6 +76,11 @@ pages = [
     st.Page("pages/progress.py", title="Progress", icon=":material/trending_up:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
+if actor.can(auth.OWNER, st.session_state["practice_id"]):  # the owner's own pages
+    pages += [
+        st.Page("pages/team.py", title="Team", icon=":material/group:"),
+        st.Page("pages/history.py", title="History", icon=":material/history:"),
+    ]
 nav = st.navigation(pages)
 
 if practice is not None and practice.is_demo:
@@ -80,6 +89,7 @@ if practice is not None and practice.is_demo:
         "and referrals. Nothing here is a real provider.",
         icon=":material/science:",
     )
+if practice is not None and practice.is_demo and actor.can(auth.OWNER, practice.id):
     with st.sidebar.popover("Reset demo data"):
         st.write("Deletes the demo practice's targets, activities and referrals, then reseeds.")
         if st.button("Reset demo", key="reset_demo", type="primary"):
@@ -88,6 +98,7 @@ if practice is not None and practice.is_demo:
             st.session_state.pop("selected_npi", None)
             bump_provider_revision()
             st.rerun()
+if practice is not None and practice.is_demo:
     st.markdown(
         '<div data-testid="demo-badge" style="display:inline-block;padding:2px 10px;'
         "border-radius:12px;background:#FEF3C7;color:#92400E;font-weight:600;"
@@ -95,4 +106,7 @@ if practice is not None and practice.is_demo:
         unsafe_allow_html=True,
     )
 
-nav.run()
+try:
+    nav.run()
+except auth.PermissionDenied as exc:  # a write the user's role does not allow
+    access.refused(exc)

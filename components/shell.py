@@ -41,3 +41,19 @@ def page_preamble(
         st.info(missing)
         st.stop()
     return get_engine(), practice
+
+
+def can_write(role: str = "liaison") -> bool:
+    """Whether the signed-in user may write at `role` level ("liaison": targets, activities,
+    referrals; "owner": the practice, its team) in the practice picked in the sidebar. Pages
+    hide write controls with it; the services refuse the write anyway (services/auth.py)."""
+    from services import auth
+
+    return auth.current_actor().can(role, st.session_state.get("practice_id"))
+
+
+def require_page_role(role: str) -> None:
+    """Stop the page with a plain message unless the user holds `role` in this practice."""
+    if not can_write(role):
+        st.info(f"This page is for the practice's {role}s.")
+        st.stop()

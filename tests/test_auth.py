@@ -187,3 +187,62 @@ def test_outside_any_session_the_system_acts(engine):
     with auth.acting_as(auth.ANONYMOUS):
         assert auth.current_actor() is auth.ANONYMOUS
     assert auth.current_actor() is auth.SYSTEM
+
+
+# --- the web app: sign-in gate, owner pages ------------------------------------------------
+
+AUTH_SECRETS = {
+    "redirect_uri": "http://127.0.0.1:8599/oauth2callback",
+    "cookie_secret": "test-cookie-secret-not-for-logs",
+    "client_id": "atlas",
+    "client_secret": "test-client-secret-not-for-logs",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
+
+
+def test_an_unauthenticated_request_gets_the_sign_in_page_and_nothing_else(
+    app_test, db_url, caplog
+):
+    at = app_test()
+    at.secrets["auth"] = AUTH_SECRETS
+    try:
+        at.run()
+    finally:
+        auth.set_resolver(None)
+    assert not at.exception, at.exception
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.sidebar.selectbox and not at.dataframe  # no practice picker, no data
+    assert not any("DEMO DATA" in m.value for m in at.markdown)
+    # nothing was read or written: the database was not even opened
+    path = sa.engine.make_url(db_url).database
+    if path and not path.startswith(":"):
+        from pathlib import Path
+
+        assert not Path(path).exists()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "not-for-logs" not in logged
+
+
+def test_without_sign_in_the_single_user_owns_everything(app_test):
+    at = app_test()
+    try:
+        at.run()
+        assert not at.exception, at.exception
+        assert not any(b.label.startswith("Sign in") for b in at.button)
+        assert auth.LOCAL_USER.can(auth.OWNER, at.session_state["practice_id"])
+        at.switch_page("pages/team.py").run()
+        assert not at.exception, at.exception
+        at.text_input(key="team_email").input("Liz@Clinic.test")
+        at.selectbox(key="team_role").select(auth.LIAISON)
+        at.button[[b.label for b in at.button].index("Save member")].click().run()
+        assert not at.exception, at.exception
+        assert any("liz@clinic.test is now a liaison" in s.value for s in at.success)
+        members = at.dataframe[0].value
+        assert list(members["Email"]) == ["liz@clinic.test"]
+        at.switch_page("pages/history.py").run()
+        assert not at.exception, at.exception
+        trail = at.dataframe[0].value
+        assert "local user" in set(trail["Who"])  # the team change, made in the app
+        assert "Team member #" in trail["Record"].iloc[0]
+    finally:
+        auth.set_resolver(None)
