@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from components.session import get_engine
@@ -385,3 +386,21 @@ def test_a_bulk_move_that_the_database_refuses_part_way_moves_nobody_and_says_so
     assert "disk I/O" not in error  # the driver's text goes to the log, not to the user
     after = partners.list_partners(get_engine(), practice_id)[["partner_id", "stage"]]
     assert after.sort_values("partner_id").equals(before.sort_values("partner_id"))
+
+
+def test_a_removal_question_names_the_partners_and_lapses_when_the_selection_changes(app_test):
+    at = _open(app_test)
+    table = at.dataframe[0].value
+    formal = [int(i) for i in table.index[table["stage"] == "Formal"][:2]]
+    names = [table.loc[i, "name"] for i in formal]
+    _select(at, formal)
+    at.button(key="remove_selected").click().run()
+    assert not at.exception, at.exception
+    [question] = [w.value for w in at.warning if "have history" in w.value]
+    assert all(n in question for n in names) and "2 of the 2 selected" in question
+    assert at.button(key="confirm_remove").label == f"Yes, remove 2: {', '.join(names)}"
+    _select(at, formal[:1])  # the selection changed: the question no longer applies
+    assert not [w for w in at.warning if "have history" in w.value]
+    with pytest.raises(KeyError):
+        at.button(key="confirm_remove")
+    assert len(at.dataframe[0].value) == len(table)  # nothing was removed

@@ -159,9 +159,12 @@ def bulk_actions(engine: Engine, practice: Practice, view: pd.DataFrame, chosen:
         key="remove_selected",
         help="Referrals already logged with these providers stay in the referral log.",
     )
-    if len(chosen) > 3:
+    if len(chosen) > 1:  # a narrow button cuts its label short; the list here is whole
         st.caption(f"Selected: {', '.join(names)}")
     pending = st.session_state.get(CONFIRM)
+    if pending and pending[0] != chosen:  # the question was about another selection
+        st.session_state.pop(CONFIRM, None)
+        pending = None
     if pending:
         ids, who, question = pending
         with st.container(border=True, key="confirm_remove_box"):
