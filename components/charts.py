@@ -77,11 +77,12 @@ def _figure(
 
 
 def _empty(title: str, big: bool, text: str) -> go.Figure:
+    """An empty chart that says what will appear there and when (never a bare axis)."""
     return _figure(
         [], title, big,
         xaxis={"visible": False}, yaxis={"visible": False},
         annotations=[{"text": text, "showarrow": False, "xref": "paper", "yref": "paper",
-                      "x": 0.5, "y": 0.5, "font": {"size": 22 if big else 16}}],
+                      "x": 0.5, "y": 0.5, "font": {"size": 22 if big else 15}}],
     )  # fmt: skip
 
 
@@ -183,14 +184,20 @@ def referrals_by_month_chart(frame: pd.DataFrame, big: bool = False) -> go.Figur
     """Received (top) and sent (bottom) per month, stacked by the partner's specialty group."""
     title = "Referrals per month, by specialty group"
     if frame.empty:
-        return _empty(title, big, "No referrals in this range")
+        return _empty(
+            title,
+            big,
+            "No referrals in this period yet.<br>Each month's received and "
+            "sent referrals appear here<br>as they are logged in the Referral log.",
+        )
     # One pivot instead of a filter per group and direction: 15 groups × 2 directions × 24
     # months was the slowest figure on two years of referrals.
     table = frame.pivot_table(
         index="month", columns=["direction", "group"], values="referrals", aggfunc="sum",
         fill_value=0,
     )  # fmt: skip
-    x = [pd.Timestamp(m) for m in table.index]
+    # Month names as categories: a date axis over one month would tick hours of the day.
+    x = [f"{m:%b %Y}" for m in table.index]
     traces, shown = [], set()
     groups = sorted(frame["group"].unique(), key=group_label)
     for axis, direction in (("", "received"), ("2", "sent")):
@@ -219,7 +226,7 @@ def referrals_by_month_chart(frame: pd.DataFrame, big: bool = False) -> go.Figur
         legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0, "xanchor": "left"},
         xaxis={"anchor": "y", "matches": "x2", "showticklabels": False},
         yaxis={"domain": [0.56, 1.0], "title": {"text": "Received"}},
-        xaxis2={**_AXIS, "anchor": "y2", "dtick": "M1", "tickformat": "%b %Y"},
+        xaxis2={**_AXIS, "anchor": "y2", "type": "category"},
         yaxis2={**_AXIS, "domain": [0.0, 0.44], "rangemode": "tozero", "title": {"text": "Sent"}},
         annotations=[
             {"text": "<b>Received</b>", "xref": "paper", "yref": "paper", "x": 0, "y": 1.0,
@@ -234,7 +241,13 @@ def funnel_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     """Received referrals reaching each step, with the share of those received."""
     title = "Conversion funnel: referrals received → discharged"
     if frame.empty or int(frame["referrals"].iloc[0]) == 0:
-        return _empty(title, big, "No referrals received in this range")
+        return _empty(
+            title,
+            big,
+            "No referrals received in this period yet.<br>The funnel "
+            "fills in as received referrals are logged<br>and move to scheduled, "
+            "evaluated and discharged.",
+        )
     trace = go.Funnel(
         y=frame["step"].tolist(),
         x=frame["referrals"].tolist(),
@@ -249,8 +262,9 @@ def visits_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     """Outreach visits per week as bars against the playbook's 2–3 band (red below it)."""
     title = "Outreach visits per week"
     if frame.empty:
-        return _empty(title, big, "No weeks in this range")
-    x = [pd.Timestamp(d) for d in frame["week_of"]]
+        return _empty(title, big, "No weeks in this period.")
+    # Week labels as categories: a date axis over a week or two ticks hours of the day.
+    x = [f"{playbook.day_text(d)}" for d in frame["week_of"]]
     low, high = int(frame["target_low"].iloc[0]), int(frame["target_high"].iloc[0])
     colors = [
         "#DC2626" if v < low else "#16A34A" if v <= high else "#2563EB" for v in frame["visits"]
@@ -261,13 +275,22 @@ def visits_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
         go.Scatter(x=x, y=frame["target_low"].tolist(), mode="lines", line={"width": 0},
                    fill="tonexty", fillcolor="rgba(34, 197, 94, 0.25)",
                    name=f"Playbook: {low}–{high} a week", hoverinfo="skip"),
-        go.Bar(x=x, y=frame["visits"].tolist(), name="Visits (red: below the band)",
+        go.Bar(x=x, y=frame["visits"].tolist(), name="Outreach visits (red: below the band)",
                marker_color=colors, opacity=0.85),
     ]  # fmt: skip
+    notes = []
+    if int(frame["visits"].sum()) == 0:
+        notes.append(
+            {"text": f"No outreach visits logged yet: each visit or lunch logged on Targets<br>"
+             f"appears here in its week; the playbook's pace is {low}–{high} a week.",
+             "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+             "font": {"size": 20 if big else 14}, "bgcolor": "rgba(255,255,255,0.85)"}
+        )  # fmt: skip
     return _figure(
         traces, title, big,
-        xaxis={"title": {"text": "Week of"}},
-        yaxis={"title": {"text": "Visits"}, "dtick": 1 if high <= 6 else None},
+        xaxis={"title": {"text": "Week of"}, "type": "category"},
+        yaxis={"title": {"text": "Outreach visits"}, "dtick": 1 if high <= 6 else None},
+        annotations=notes,
     )  # fmt: skip
 
 
@@ -276,14 +299,19 @@ def _trend_text(trend: int) -> str:
         return f"▲ +{trend}"
     if trend < 0:
         return f"▼ −{-trend}"
-    return "► 0"
+    return "no change"  # no arrow for zero
 
 
 def top_partners_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     """Partners by referrals over 12 months; the label gives the last 6 vs the 6 before."""
     title = "Top partners by referrals, last 12 months"
     if frame.empty:
-        return _empty(title, big, "No referrals in the last 12 months")
+        return _empty(
+            title,
+            big,
+            "No referrals in the last 12 months yet.<br>Partners appear "
+            "here, most referrals first,<br>once referrals are logged.",
+        )
     f = frame.iloc[::-1]
     names = f["name"].tolist()
     labels = [
@@ -308,9 +336,15 @@ def top_partners_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
 
 def leakage_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     """Referrals a partner sent us that never became our patients, by reason."""
-    title = "Leakage by partner: referrals received but lost"
+    title = "Lost referrals by partner and reason (leakage: went elsewhere)"
     if frame.empty:
-        return _empty(title, big, "No lost referrals in this range")
+        return _empty(
+            title,
+            big,
+            "No lost referrals in this period.<br>When a received "
+            "referral is marked lost, its partner<br>and reason (went elsewhere, "
+            "declined, no-show) appear here.",
+        )
     f = frame.iloc[::-1]
     names = f["name"].tolist()
     traces: list = [
@@ -322,8 +356,8 @@ def leakage_chart(frame: pd.DataFrame, big: bool = False) -> go.Figure:
     traces.append(
         go.Scatter(
             y=names, x=f["lost"].tolist(), mode="text", textposition="middle right",
-            text=[f"  {r:.0%} of {n} lost"
-                  for r, n in zip(f["leakage_rate"], f["received"], strict=True)],
+            text=[f"  {lost} of {n} lost, {r:.0%} went elsewhere"
+                  for lost, r, n in zip(f["lost"], f["leakage_rate"], f["received"], strict=True)],
             showlegend=False, hoverinfo="skip", cliponaxis=False,
         )
     )  # fmt: skip
@@ -368,5 +402,5 @@ def progress_charts(
         Chart("funnel", "Conversion funnel", funnel_chart(funnel, big), funnel),
         Chart("visits", "Outreach visits per week", visits_chart(visits, big), visits),
         Chart("top_partners", "Top partners", top_partners_chart(top, big), top),
-        Chart("leakage", "Leakage by partner", leakage_chart(leak, big), leak),
+        Chart("leakage", "Lost referrals and leakage", leakage_chart(leak, big), leak),
     ]  # fmt: skip

@@ -4,7 +4,10 @@ staff-meeting mode.
 Session-state keys (plain keys, since widget values do not survive a page change):
 - "progress_scope": the location shown (a practice id), or 0 for the group total;
 - "progress_range": (first, last) of the date range; last is the as-of day;
-- "progress_meeting": staff-meeting mode on/off; "progress_slide": its current slide.
+- "progress_meeting": staff-meeting mode on/off; "progress_slide": its current slide (0-based);
+- "progress_slides": the meeting's chosen slides, in order.
+The meeting's state is mirrored in the URL (`?meeting=1&slides=growth,quiet&slide=2`), so the
+weekly meeting's link opens on the same deck and slide.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ from sqlalchemy.engine import Engine
 
 from components import report
 from components.charts import progress_charts
+from components.quiet_list import quiet_list
 from components.session import get_engine
 from components.text import md_escape
-from services import config, playbook
+from services import config, metrics, playbook, quiet, slides
+from services.metrics import DEFINITIONS
 from services.progress_data import data_revision, group_of, load_progress_data
 
 TOTAL = 0  # the scope value meaning "all locations of the group"
+#: The default period shows at least this many days, so a new practice's charts have weeks.
+MIN_PERIOD_DAYS = 28
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -42,15 +49,54 @@ def _view(  # type: ignore[no-untyped-def]
     data = _data(url, ids, revision)
     if scope != TOTAL:
         data = data.only(scope)
-    label = "today" if last == today else f"as of {last:%b %-d}"
+    label = "today" if last == today else f"as of {playbook.day_text(last)}"
+    charts = progress_charts(data, first, last, big=big, marker_label=label)
+    if big:  # a slide's chart fills the window's height, whatever the projector
+        for chart in charts:
+            slide_figure(chart.figure)
+    period = metrics.in_period(data.referrals, first, last)
+    leaked, _rate = metrics.leakage(period)
+    quiet_frame = quiet.went_quiet(data.referrals, last)
+    loyalty = metrics.loyalty_table(period)
+    by_key = {c.key: c for c in charts}
+    takeaways = {
+        "growth": slides.growth_takeaway(by_key["growth"].numbers),
+        "referrals_by_month": slides.referrals_by_month_takeaway(
+            playbook.referrals_by_month(data, first, last)
+        ),
+        "funnel": slides.funnel_takeaway(by_key["funnel"].numbers, leaked),
+        "visits": slides.visits_takeaway(by_key["visits"].numbers),
+        "top_partners": slides.top_partners_takeaway(by_key["top_partners"].numbers),
+        "leakage": slides.leakage_takeaway(by_key["leakage"].numbers),
+        "quiet": slides.quiet_takeaway(quiet_frame),
+        "loyalty": slides.loyalty_takeaway(loyalty),
+    }
     return {
         "data": data,
         "headline": playbook.headline(data, last),
         "kpis": playbook.kpis(data, last),
-        "charts": progress_charts(data, first, last, big=big, marker_label=label),
+        "charts": charts,
         "roi": playbook.roi(data, first, last),
         "locations": playbook.location_summary(data, last) if data.locations > 1 else None,
+        "quiet": quiet_frame,
+        "loyalty": loyalty,
+        "takeaways": takeaways,
     }
+
+
+def slide_figure(fig) -> None:  # type: ignore[no-untyped-def]
+    """Fit a projector figure to a slide: its height follows the window, the slide's title
+    line replaces the figure's title, and the legend sits at the figure's foot."""
+    top = 95 if fig.layout.shapes else 20  # the growth chart's phase labels need room
+    fig.update_layout(
+        height=None,
+        autosize=True,
+        title=None,
+        margin={"t": top, "b": 10},
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
+                "x": 0, "xanchor": "left"},
+    )  # fmt: skip
+    fig.update_xaxes(automargin=True)
 
 
 def load_view(
@@ -64,11 +110,12 @@ def load_view(
     )
 
 
-def _default_range(start: date | None, today: date) -> tuple[date, date]:
+def default_range(start: date | None, today: date) -> tuple[date, date]:
+    """The playbook so far (at most a year), and never less than MIN_PERIOD_DAYS: a practice
+    created today still sees four weeks, not one day."""
     year_ago = today - timedelta(days=364)
-    if start is None or start > today or start < year_ago:
-        return year_ago, today
-    return start, today
+    first = start if start is not None and year_ago <= start <= today else year_ago
+    return min(first, today - timedelta(days=MIN_PERIOD_DAYS - 1)), today
 
 
 def scope_label(group: list, by_id: dict, pid: int) -> str:
@@ -76,75 +123,151 @@ def scope_label(group: list, by_id: dict, pid: int) -> str:
     return f"All {len(group)} locations (total)" if pid == TOTAL else by_id[pid].name
 
 
+def _sync_from_url() -> None:
+    """On the page's first run in a session, take the meeting state from the URL."""
+    if "progress_meeting" in st.session_state:
+        return
+    q = st.query_params
+    st.session_state["progress_meeting"] = q.get("meeting") == "1"
+    st.session_state["progress_slides"] = slides.parse_slides(q.get("slides"))
+    try:
+        st.session_state["progress_slide"] = max(int(q.get("slide", "1")) - 1, 0)
+    except ValueError:
+        st.session_state["progress_slide"] = 0
+
+
+def _write_url() -> None:
+    """Mirror the meeting state in the URL (only what differs from the default)."""
+    q = st.query_params
+    chosen = st.session_state["progress_slides"]
+    wanted = {}
+    if st.session_state["progress_meeting"]:
+        wanted["meeting"] = "1"
+        wanted["slide"] = str(st.session_state.get("progress_slide", 0) + 1)
+    if chosen != list(slides.DEFAULT_SLIDES):
+        wanted["slides"] = slides.slides_param(chosen)
+    for key in ("meeting", "slide", "slides"):
+        if key in wanted:
+            if q.get(key) != wanted[key]:
+                q[key] = wanted[key]
+        elif key in q:
+            del q[key]
+
+
+def _set_meeting(on: bool) -> None:
+    st.session_state["progress_meeting"] = on
+    st.session_state["progress_slide"] = 0
+
+
 def controls(
     practice_id: int, group: list, by_id: dict, today: date
 ) -> tuple[int, date, date, bool]:
-    """Location, date range and meeting toggle, kept in plain session keys so they survive a
-    page change (and `?meeting=1` opens the page on a projector). Returns (scope, first, last,
-    meeting), with the range clamped so the as-of day is never in the future."""
-    if "progress_meeting" not in st.session_state:
-        st.session_state["progress_meeting"] = st.query_params.get("meeting") == "1"
+    """Location, date range, the meeting's slides and the meeting switch, kept in plain
+    session keys so they survive a page change. In meeting mode nothing is drawn: the slides
+    take the whole screen. Returns (scope, first, last, meeting), with the range clamped so
+    the as-of day is never in the future."""
+    _sync_from_url()
     if st.session_state.get("progress_scope") not in {TOTAL, *by_id} or (
         st.session_state.get("progress_scope") == TOTAL and len(group) == 1
     ):
         st.session_state["progress_scope"] = int(practice_id)
     scope_options = ([TOTAL] if len(group) > 1 else []) + list(by_id)
-
     start_for_scope = (
         by_id[st.session_state["progress_scope"]].playbook_start
         if st.session_state["progress_scope"] != TOTAL
         else min((p.playbook_start for p in group if p.playbook_start), default=None)
     )
     if "progress_range" not in st.session_state:
-        st.session_state["progress_range"] = _default_range(start_for_scope, today)
-
-    cols = st.columns([3, 3, 2], vertical_alignment="bottom")
-    meeting = cols[2].toggle(
-        "Staff-meeting mode",
-        value=st.session_state["progress_meeting"],
-        key="_w_progress_meeting",
-        help="A projector view: large type, one full-width chart at a time, nothing to edit.",
-    )
-    st.session_state["progress_meeting"] = meeting
-    scope = cols[0].selectbox(
-        "Location",
-        scope_options,
-        index=scope_options.index(st.session_state["progress_scope"]),
-        format_func=lambda pid: scope_label(group, by_id, pid),
-        key="_w_progress_scope",
-    )
-    st.session_state["progress_scope"] = scope
-    picked = cols[1].date_input(
-        "Date range (the end is the as-of day)",
-        value=st.session_state["progress_range"],
-        max_value=today,
-        key="_w_progress_range",
-    )
-    if isinstance(picked, (tuple, list)) and len(picked) == 2:
-        st.session_state["progress_range"] = (picked[0], picked[1])
+        st.session_state["progress_range"] = default_range(start_for_scope, today)
+    meeting = bool(st.session_state["progress_meeting"])
+    if not meeting:
+        cols = st.columns([3, 3, 2], vertical_alignment="bottom")
+        scope = cols[0].selectbox(
+            "Location",
+            scope_options,
+            index=scope_options.index(st.session_state["progress_scope"]),
+            format_func=lambda pid: scope_label(group, by_id, pid),
+            key="_w_progress_scope",
+        )
+        st.session_state["progress_scope"] = scope
+        picked = cols[1].date_input(
+            "Period (the end is the as-of day)",
+            value=st.session_state["progress_range"],
+            max_value=today,
+            key="_w_progress_range",
+        )
+        if isinstance(picked, (tuple, list)) and len(picked) == 2:
+            st.session_state["progress_range"] = (picked[0], picked[1])
+        cols[2].button(
+            "Staff-meeting mode",
+            key="progress_meeting_on",
+            on_click=_set_meeting,
+            args=(True,),
+            icon=":material/slideshow:",
+            help="A projector view: one slide at a time, large type, nothing to edit. "
+            "← → or PageUp/PageDown (a presenter clicker) move between slides.",
+            width="stretch",
+        )
+        _slide_picker()
     first, last = st.session_state["progress_range"]
     if last > today:
         last = today
     if first > last:
         first = last
-    return scope, first, last, meeting
+    _write_url()
+    return st.session_state["progress_scope"], first, last, meeting
+
+
+def _slide_picker() -> None:
+    def _changed() -> None:
+        picked = st.session_state["_w_progress_slides"]
+        st.session_state["progress_slides"] = list(picked) or list(slides.DEFAULT_SLIDES)
+
+    st.session_state["_w_progress_slides"] = st.session_state["progress_slides"]
+    st.multiselect(
+        "Meeting slides, in order",
+        list(slides.SLIDES),
+        key="_w_progress_slides",
+        format_func=lambda k: slides.SLIDES[k],
+        on_change=_changed,
+        help="The slides staff-meeting mode shows, in the order picked. The choice is kept in "
+        "the page's address: bookmark it for the weekly meeting.",
+    )
+
+
+def period_caption(first: date, last: date) -> None:
+    st.caption(
+        f"Period: {playbook.day_text(first, year=True)} – {playbook.day_text(last, year=True)} "
+        f"({(last - first).days + 1} days). Funnel, leakage, loyalty, outreach visits and "
+        "return count this period; the KPIs count the 30 days up to its last day."
+    )
+
+
+def _delta(k: playbook.Kpi) -> tuple[str | None, str]:
+    """No arrow for no change; colours follow meaning (fewer partners is red)."""
+    if k.delta == 0:
+        return None, "off"
+    return f"{k.delta:+d}", "normal"
 
 
 def kpi_tiles(view: dict) -> None:
     """The KPI row, shared by the normal page and the meeting's first slide."""
-    st.caption(
-        "Change against 30 days earlier; for counts over 30 days, against the 30 days before. "
-        "Visits are outreach visits (visits and lunches)."
-    )
     cols = st.columns(len(view["kpis"]))
     for col, k in zip(cols, view["kpis"], strict=True):
+        delta, color = _delta(k)
         col.metric(
             k.label,
             k.value,
-            delta=f"{k.delta:+d}",
-            delta_color="normal" if k.delta else "off",
+            delta=delta,
+            delta_color=color,
             border=True,
+            help=(k.help + " Change: against 30 days earlier.") if k.help else None,
         )
+
+
+def context_list(view: dict | None = None) -> None:
+    for text, source in playbook.CONTEXT_FIGURES:
+        st.markdown(f"- {text} — *{playbook.context_source(source)}*")
 
 
 def roi_panel(view: dict) -> None:
@@ -155,81 +278,201 @@ def roi_panel(view: dict) -> None:
     with left:
         st.subheader("Return on referrals")
         a, b, c = st.columns(3)
-        a.metric("Referred patients", roi.referred_patients, border=True)
-        b.metric("Visits", roi.visits, border=True)
-        c.metric("Estimated revenue", report.money(roi.revenue), border=True)
-        st.caption(
-            "Referred patients: referrals received in the range who were evaluated or beyond. "
-            "Revenue: their visits × each location's revenue per visit (Settings)."
+        a.metric(
+            "Referred patients",
+            roi.referred_patients,
+            border=True,
+            help="Received referrals in the period whose patient came in (evaluated or beyond).",
+        )
+        b.metric("Patient visits", roi.visits, border=True, help=DEFINITIONS["patient_visits"])
+        c.metric(
+            "Estimated revenue",
+            report.money(roi.revenue),
+            border=True,
+            help="Patient visits × each location's revenue per patient visit (Settings).",
         )
         if roi.missing_rate:
             st.warning(
-                "No revenue per visit is set for "
+                "No revenue per patient visit is set for "
                 + ", ".join(md_escape(name) for name in roi.missing_rate)
-                + ": set it in Settings to price those visits."
+                + ": set it in Settings (Revenue per patient visit) to price those visits."
             )
     with right:
         st.subheader("Context from the playbook")
-        for text, source in playbook.CONTEXT_FIGURES:
-            st.markdown(f"- {text} — *source: {source}*")
+        context_list(view)
 
 
-def _plot(chart, key: str) -> None:  # type: ignore[no-untyped-def]
+def _plot(chart, key: str, height: int | str = "content") -> None:  # type: ignore[no-untyped-def]
     st.plotly_chart(
         chart.figure,
         width="stretch",
+        height=height,
         theme=None,  # the same look as the exported report
         key=key,
-        config={"displaylogo": False},
+        config={"displaylogo": False, "displayModeBar": False} if height != "content" else
+        {"displaylogo": False},
+    )  # fmt: skip
+
+
+def funnel_tiles(view: dict) -> None:
+    """The funnel's numbers with their one definitions (the same ones the Referral log uses)."""
+    funnel = next(c for c in view["charts"] if c.key == "funnel").numbers
+    counts = dict(zip(funnel["step"], funnel["referrals"], strict=True))
+    received = int(counts["Received"])
+    period = metrics.in_period(view["data"].referrals, *view["period"])
+    leaked, rate = metrics.leakage(period)
+    cols = st.columns(4)
+    cols[0].metric("Received", received, help=DEFINITIONS["received"], border=True)
+    cols[1].metric(
+        "Scheduled",
+        f"{counts['Scheduled']} ({slides.percent(metrics.share(counts['Scheduled'], received))})",
+        help=DEFINITIONS["scheduled"],
+        border=True,
+    )
+    cols[2].metric(
+        "Conversion (evaluated)",
+        f"{counts['Evaluated']} ({slides.percent(metrics.share(counts['Evaluated'], received))})",
+        help=DEFINITIONS["conversion"],
+        border=True,
+    )
+    cols[3].metric(
+        "Leakage (went elsewhere)",
+        f"{leaked} ({slides.percent(rate)})",
+        help=DEFINITIONS["leakage"],
+        border=True,
     )
 
 
-def meeting_mode(view: dict) -> None:
-    """The projector view: large type, no sidebar, one slide at a time. The caller stops the
-    script after it, so nothing editable is drawn below."""
-    charts = view["charts"]
-    st.markdown(
-        """<style>
-        [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
-        .block-container {max-width: 100%; padding-top: 2rem;}
-        h1 {font-size: 3rem !important;}
-        [data-testid="stMetricValue"] {font-size: 3.2rem;}
-        [data-testid="stMetricLabel"] p {font-size: 1.3rem;}
-        .st-key-progress_headline p {font-size: 2.1rem; font-weight: 600; line-height: 1.3;}
-        </style>""",
-        unsafe_allow_html=True,
+def loyalty_table(view: dict, key: str) -> None:
+    frame = view["loyalty"]
+    if frame.empty:
+        st.caption("Partners appear here once they send referrals in this period.")
+        return
+    st.dataframe(
+        frame.drop(columns=["npi"]),
+        hide_index=True,
+        width="stretch",
+        key=key,
+        column_config={
+            "name": "Partner",
+            "received": st.column_config.NumberColumn("Referrals to us"),
+            "went_elsewhere": st.column_config.NumberColumn("Went elsewhere"),
+            "kept_share": st.column_config.ProgressColumn(
+                "Share we received", format="percent", min_value=0.0, max_value=1.0
+            ),
+            "label": st.column_config.TextColumn("Label", help=DEFINITIONS["loyalty"]),
+        },
     )
-    with st.container(key="progress_headline"):
-        st.markdown(view["headline"])
-    slides = [("Where we are", None), *[(c.title, c) for c in charts], ("Return", None)]
-    n = len(slides)
+
+
+# --- staff-meeting mode ------------------------------------------------------------------------
+
+_MEETING_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stDecoration"], header {display: none !important;}
+[data-testid="stMainBlockContainer"] {max-width: 100% !important; height: calc(100vh - 1rem);
+  box-sizing: border-box; padding: 0.4rem 1.5rem 0.6rem 1.5rem !important;}
+[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"] {height: 100%;
+  gap: 0.35rem;}
+[data-testid="stMain"] h1 {display: none;}
+.st-key-meeting_bar p {font-size: 1.6rem; margin: 0;}
+.st-key-meeting_bar button p {font-size: 1.1rem;}
+[data-testid="stLayoutWrapper"]:has(> .st-key-meeting_keys) {display: none !important;}
+[data-testid="stLayoutWrapper"]:has(> .st-key-meeting_chart),
+[data-testid="stLayoutWrapper"]:has(> .st-key-meeting_table) {flex: 1 1 0 !important;
+  min-height: 0 !important; overflow: hidden;}
+.st-key-meeting_chart {height: 100% !important;}
+.st-key-meeting_chart > .stElementContainer {flex: 1 1 0 !important; min-height: 0;
+  height: 100% !important;}
+.st-key-meeting_chart [data-testid="stFullScreenFrame"],
+.st-key-meeting_chart [data-testid="stFullScreenFrame"] > div {height: 100% !important;}
+.st-key-meeting_table p, .st-key-meeting_table li {font-size: 1.45rem;}
+.st-key-meeting_table button p {font-size: 1.1rem;}
+.st-key-meeting_takeaway p {font-size: 1.7rem; font-weight: 600; margin: 0; line-height: 1.25;}
+.st-key-meeting_headline p {font-size: 2.3rem; font-weight: 650; line-height: 1.25;}
+.st-key-meeting_table [data-testid="stMetricValue"],
+.st-key-meeting_table [data-testid="stMetricValue"] * {font-size: 3rem !important;}
+.st-key-meeting_table [data-testid="stMetricLabel"] p {font-size: 1.25rem;}
+</style>"""
+
+
+def meeting_mode(view: dict, engine: Engine, practice_id: int, today: date) -> None:
+    """The projector view: one slide at a time (a title line, one chart or short table, one
+    takeaway), sized to the window; only a small exit link and the slide arrows remain. The
+    caller stops the script after it, so nothing editable is drawn below."""
+    st.markdown(_MEETING_CSS, unsafe_allow_html=True)
+    deck = st.session_state.get("progress_slides") or list(slides.DEFAULT_SLIDES)
+    n = len(deck)
     slide = min(max(int(st.session_state.get("progress_slide", 0)), 0), n - 1)
+    st.session_state["progress_slide"] = slide
+    key = deck[slide]
 
     def _go(step: int) -> None:
         st.session_state["progress_slide"] = (slide + step) % n
 
-    nav = st.columns([1, 4, 1])
-    nav[0].button("◀ Previous", key="progress_prev", on_click=_go, args=(-1,), width="stretch")
-    nav[1].markdown(
-        f"<div style='text-align:center;font-size:1.4rem'>Slide {slide + 1} of {n}: "
-        f"<b>{slides[slide][0]}</b></div>",
-        unsafe_allow_html=True,
-    )
-    nav[2].button("Next ▶", key="progress_next", on_click=_go, args=(1,), width="stretch")
-    _title, chart = slides[slide]
-    if chart is None and slide == 0:
+    with st.container(key="meeting_bar", horizontal=True, vertical_alignment="center"):
+        st.button("◀", key="progress_prev", on_click=_go, args=(-1,), shortcut="Left",
+                  type="tertiary", help="Previous slide (← or PageUp)")  # fmt: skip
+        st.markdown(f"**{slides.SLIDES[key]}** · {slide + 1} / {n}", width="stretch")
+        st.button("▶", key="progress_next", on_click=_go, args=(1,), shortcut="Right",
+                  type="tertiary", help="Next slide (→ or PageDown)")  # fmt: skip
+        st.button("Exit meeting mode", key="progress_exit", on_click=_set_meeting,
+                  args=(False,), type="tertiary", icon=":material/close:")  # fmt: skip
+        with st.container(key="meeting_keys"):
+            # What presenter clickers send; hidden, the arrows are the visible controls.
+            st.button("prev", key="progress_pageup", on_click=_go, args=(-1,), shortcut="PageUp")
+            st.button("next", key="progress_pagedown", on_click=_go, args=(1,),
+                      shortcut="PageDown")  # fmt: skip
+    charts = {c.key: c for c in view["charts"]}
+    if key in charts:
+        with st.container(key="meeting_chart"):
+            _plot(charts[key], f"meeting_{key}", height="stretch")
+        takeaway = view["takeaways"][key]
+    else:
+        with st.container(key="meeting_table"):
+            takeaway = _table_slide(key, view, engine, practice_id, today)
+    with st.container(key="meeting_takeaway"):
+        st.markdown(md_escape(takeaway))
+
+
+def _table_slide(key: str, view: dict, engine: Engine, practice_id: int, today: date) -> str:
+    """The slides that are not a chart; returns the takeaway line."""
+    if key == "headline":
+        with st.container(key="meeting_headline"):
+            st.markdown(md_escape(view["headline"]))
         kpi_tiles(view)
         if view["locations"] is not None:
             st.dataframe(view["locations"], hide_index=True, width="stretch")
-    elif chart is None:
-        roi_panel(view)
-    else:
-        _plot(chart, f"meeting_{chart.key}")
+        return "Change against 30 days earlier; counts over 30 days against the 30 days before."
+    if key == "quiet":
+        if view["quiet"].empty:
+            return view["takeaways"]["quiet"]
+        quiet_list(engine, practice_id, view["quiet"], today, key="meeting", limit=6)
+        return view["takeaways"]["quiet"]
+    if key == "loyalty":
+        frame = view["loyalty"].head(6)
+        for row in frame.to_dict("records"):
+            st.markdown(
+                f"- **{md_escape(row['name'])}**: {row['label']}, "
+                f"{slides.percent(row['kept_share'])} of {row['received']} received"
+            )
+        return view["takeaways"]["loyalty"]
+    roi = view["roi"]
+    a, b, c = st.columns(3)
+    a.metric("Referred patients", roi.referred_patients, border=True)
+    b.metric("Patient visits", roi.visits, border=True)
+    c.metric("Estimated revenue", report.money(roi.revenue), border=True)
+    context_list(view)
+    return "Revenue: patient visits × revenue per patient visit, set per location in Settings."
+
+
+# --- the normal page -------------------------------------------------------------------------
 
 
 def overview(view: dict) -> None:
     """Headline, KPIs and (for a group) the per-location table: the answer before the charts."""
     st.markdown(f"#### {view['headline']}")
+    period_caption(*view["period"])
     kpi_tiles(view)
     if view["locations"] is not None:
         st.subheader("Locations")
@@ -258,6 +501,17 @@ def chart_grid(charts: list, last: date) -> None:
         for col, chart in zip(st.columns(2), charts[row_start : row_start + 2], strict=False):
             with col:
                 _with_csv(chart, last)
+
+
+def partners_section(view: dict, engine: Engine, practice_id: int, today: date) -> None:
+    """Who went quiet and referrer loyalty: the two partner lists a meeting acts on."""
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Who went quiet", help=DEFINITIONS["quiet"])
+        quiet_list(engine, practice_id, view["quiet"], today, key="progress")
+    with right:
+        st.subheader("Referrer loyalty", help=DEFINITIONS["loyalty"])
+        loyalty_table(view, "progress_loyalty")
 
 
 def export_buttons(view: dict, scope_name: str, first: date, last: date) -> None:

@@ -43,7 +43,7 @@ def _delta_html(delta: int) -> str:
         return f'<span class="up">▲ +{delta}</span>'
     if delta < 0:
         return f'<span class="down">▼ −{-delta}</span>'
-    return '<span class="flat">► no change</span>'
+    return '<span class="flat">no change</span>'
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -74,7 +74,8 @@ def build_report_html(
         f"<title>Referral Atlas — Progress — {esc(scope)}</title><style>{_CSS}</style></head>",
         "<body>",
         f"<h1>Progress report — {esc(scope)}</h1>",
-        f"<p class='sub'>{first:%b %-d, %Y} to {last:%b %-d, %Y} · generated "
+        f"<p class='sub'>{playbook.day_text(first, year=True)} to "
+        f"{playbook.day_text(last, year=True)} · generated "
         f"{generated:%Y-%m-%d %H:%M} by Referral Atlas</p>",
         f"<p class='headline' id='headline'>{esc(headline)}</p>",
         "<h2>Key figures <span class='src'>(change against 30 days earlier)</span></h2>",
@@ -107,19 +108,21 @@ def build_report_html(
         "<div class='kpis'>",
         f"<div class='kpi'><div class='l'>Referred patients</div>"
         f"<div class='v'>{roi.referred_patients}</div></div>",
-        f"<div class='kpi'><div class='l'>Visits</div><div class='v'>{roi.visits}</div></div>",
+        f"<div class='kpi'><div class='l'>Patient visits</div>"
+        f"<div class='v'>{roi.visits}</div></div>",
         f"<div class='kpi'><div class='l'>Estimated revenue</div>"
         f"<div class='v'>{money(roi.revenue)}</div></div>",
         "</div>",
     ]
     if roi.missing_rate:
         parts.append(
-            "<p class='src'>No revenue per visit is set for: "
+            "<p class='src'>No revenue per patient visit is set for: "
             f"{esc(', '.join(roi.missing_rate))}; their visits are not priced.</p>"
         )
     parts.append("<h3>Context from the playbook</h3><ul class='context'>")
     for text, source in playbook.CONTEXT_FIGURES:
-        parts.append(f"<li>{esc(text)} <span class='src'>— source: {esc(source)}</span></li>")
+        shown = esc(playbook.context_source(source))
+        parts.append(f"<li>{esc(text)} <span class='src'>— {shown}</span></li>")
     parts += [
         "</ul>",
         "<footer>No patient identifiers are stored in Referral Atlas or shown in this report."

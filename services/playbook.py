@@ -1,4 +1,4 @@
-"""The playbook's definitions (DESIGN §1), in one place so every page counts the same way.
+"""The playbook's definitions, in one place so every page counts the same way.
 
 Phases are counted in days from the practice's playbook start date; a partner's stage is set by
 staff; an *active* partnership is derived from the referral log and never typed in.
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from services import metrics
+
 if TYPE_CHECKING:
     from services.progress_data import ProgressData
 
@@ -27,8 +29,9 @@ STAGE_LABELS: dict[str, str] = {
 }
 #: Stages that count as a "connection" (they responded or met us, or more).
 CONNECTED_STAGES: frozenset[str] = frozenset({"connected", "formal"})
-#: A partner is active on day d with a referral exchanged in the ACTIVE_WINDOW_DAYS up to d.
-ACTIVE_WINDOW_DAYS = 90
+#: A partner is active on day d with a referral exchanged in the ACTIVE_WINDOW_DAYS up to d
+#: (defined once, in `services.metrics`).
+ACTIVE_WINDOW_DAYS = metrics.ACTIVE_WINDOW_DAYS
 #: Outreach cadence target, visits per week.
 VISITS_PER_WEEK = (2, 3)
 
@@ -62,14 +65,11 @@ def phase_on(start: date, day: date) -> Phase | None:
     return None
 
 
-def is_active(last_referral: date | None, on: date) -> bool:
-    """Active on `on`: a referral exchanged in the 90 days up to and including `on`."""
-    if last_referral is None or last_referral > on:
-        return False
-    return (on - last_referral) < timedelta(days=ACTIVE_WINDOW_DAYS)
+#: Active on `on`: a referral exchanged in the 90 days up to and including `on`.
+is_active = metrics.is_active
 
 
-# --- metrics (DESIGN §1), computed from the stage history and the referral log ---------------
+# --- metrics, computed from the stage history and the referral log ---------------
 #
 # They take a `services.progress_data.ProgressData` (frames with day-precision datetimes) and
 # count as of the END of a day: a stage change or referral dated d counts on d. A group of
@@ -77,12 +77,12 @@ def is_active(last_referral: date | None, on: date) -> bool:
 # locations is two partnerships, and the targets scale with the number of locations.
 
 #: Activity kinds that are in-person outreach visits (the 2–3 a week cadence counts them).
-OUTREACH_VISIT_KINDS: tuple[str, ...] = ("visit", "lunch")
+OUTREACH_VISIT_KINDS: tuple[str, ...] = metrics.OUTREACH_VISIT_KINDS
 #: Activity kinds that introduce the practice to a provider.
 INTRO_KINDS: tuple[str, ...] = ("intro_email", "letter")
 #: Activity kinds that follow up a referral received.
 REFERRAL_FOLLOW_UP_KINDS: tuple[str, ...] = ("thank_you", "loop_close")
-# The playbook's weekly actions (DESIGN §1): identify 5 complementary providers within 5 miles,
+# The playbook's weekly actions: identify 5 complementary providers within 5 miles,
 # send introductions to 2, schedule one networking activity a month, follow up within 30 days
 # on every referral received.
 IDENTIFY_PER_WEEK = 5
@@ -90,19 +90,9 @@ IDENTIFY_RADIUS_MI = 5.0
 INTROS_PER_WEEK = 2
 NETWORKING_PER_MONTH = 1
 REFERRAL_FOLLOW_UP_DAYS = 30
-#: Referral statuses at or past each step of the conversion funnel, in order.
-FUNNEL_STEPS: tuple[tuple[str, frozenset[str]], ...] = (
-    (
-        "Received",
-        frozenset({"received", "scheduled", "evaluated", "in_care", "discharged", "lost"}),
-    ),
-    ("Scheduled", frozenset({"scheduled", "evaluated", "in_care", "discharged"})),
-    ("Evaluated", frozenset({"evaluated", "in_care", "discharged"})),
-    ("In care", frozenset({"in_care", "discharged"})),
-    ("Discharged", frozenset({"discharged"})),
-)
+DEFS = metrics.DEFINITIONS
 #: Statuses of a referred patient who came in (counted as a referred patient for ROI).
-ARRIVED_STATUSES: frozenset[str] = frozenset({"evaluated", "in_care", "discharged"})
+ARRIVED_STATUSES: frozenset[str] = metrics.ARRIVED_STATUSES
 METRIC_NOUNS: dict[str, tuple[str, str]] = {
     "targets": ("provider on the target list", "providers on the target list"),
     "connections": ("connection", "connections"),
@@ -112,22 +102,32 @@ WEEKS = 52
 KPI_WINDOW_DAYS = 30
 TOP_PARTNERS_DAYS = 365
 
-#: The playbook's context figures, each with the source it is quoted from (DESIGN §1). Where
-#: the playbook names no source, the label says so instead of inventing one.
+#: How a context figure with no outside source is labelled: the playbook states it itself.
+PLAYBOOK_STATEMENT = "the playbook's own statement"
+#: The playbook's context figures, each with the source the playbook gives for it, or labelled
+#: as the playbook's own statement where it gives none (no source is invented).
 CONTEXT_FIGURES: tuple[tuple[str, str], ...] = (
     ("Referred patients have 30% higher lifetime value", "Accenture Health"),
     ("Referral patients cost 60–70% less to acquire than paid advertising", "MGMA"),
-    ("55–65% of referrals leak out of network", "quoted in the playbook; source not named"),
-    (
-        "Practices that actively build networks see 29% more new patients",
-        "quoted in the playbook; source not named",
-    ),
-    ("37% of practices have no referral tracking", "quoted in the playbook; source not named"),
+    ("55–65% of referrals leak out of network", PLAYBOOK_STATEMENT),
+    ("Practices that actively build networks see 29% more new patients", PLAYBOOK_STATEMENT),
+    ("37% of practices have no referral tracking", PLAYBOOK_STATEMENT),
 )
 
 
+def context_source(source: str) -> str:
+    """The attribution as shown: "source: MGMA", or "the playbook's own statement"."""
+    return source if source == PLAYBOOK_STATEMENT else f"source: {source}"
+
+
+def day_text(day: date, year: bool = False) -> str:
+    """The day as "Mar 5" or "Mar 5, 2026" on every platform: strftime's no-padding flag is
+    a glibc extension that raises on Windows, so the day is formatted as a number instead."""
+    return f"{day:%b} {day.day}" + (f", {day.year}" if year else "")
+
+
 def week_of(start: date, day: date) -> int:
-    """The ordinal playbook week of `day` (days 0–6 are week 1), as DESIGN §1 counts weeks."""
+    """The ordinal playbook week of `day` (days 0–6 are week 1), as the playbook counts weeks."""
     return (day - start).days // 7 + 1
 
 
@@ -250,7 +250,7 @@ def headline(data: ProgressData, today: date, start: date | None = None) -> str:
     if today < start:
         days = (start - today).days
         return (
-            f"{where}The playbook starts on {start:%b %-d, %Y} (in {days} day"
+            f"{where}The playbook starts on {day_text(start, year=True)} (in {days} day"
             f"{'' if days == 1 else 's'}): Research begins then, aiming for "
             f"{PHASES[0].target_low * n}–{PHASES[0].target_high * n} providers on the target list."
         )
@@ -265,10 +265,25 @@ def headline(data: ProgressData, today: date, start: date | None = None) -> str:
         )
     value = counts_as_of(data, today)[phase.metric]
     low, high = phase.target_low * n, phase.target_high * n
-    return (
-        f"{where}{phase.label}, week {week_of(start, today)}: {_plural(value, phase.metric)}; "
-        f"target {low}–{high} by week {phase_end_week(phase)} — {_gap(value, low, high)}"
-    )
+    offset = (today - start).days
+    phase_week = (offset - phase.first_day) // 7 + 1
+    noun = METRIC_NOUNS[phase.metric][1]
+    left = _time_left(phase.last_day - offset + 1)
+    if value < low:
+        where_we_are = f"{value} of {low}–{high} {noun} so far, {left}"
+    else:
+        where_we_are = f"{value} {noun}, target {low}–{high} — {_gap(value, low, high)}, {left}"
+    return f"{where}Week {phase_week} of the {phase.label} phase: {where_we_are}"
+
+
+def _time_left(days: int) -> str:
+    """Days left in the phase, today included, as a person would say it."""
+    if days <= 1:
+        return "last day of the phase"
+    if days < 7:
+        return f"{days} days to go"
+    weeks = math.ceil(days / 7)
+    return f"{weeks} week{'' if weeks == 1 else 's'} to go"
 
 
 def _gap(value: int, low: int, high: int) -> str:
@@ -302,16 +317,14 @@ def referrals_by_month(data: ProgressData, first: date, last: date) -> pd.DataFr
 
 
 def conversion_funnel(data: ProgressData, first: date, last: date) -> pd.DataFrame:
-    """Received referrals in the range reaching each step; lost ones drop out after Received."""
-    r = _range(data.referrals, "referral_date", first, last)
-    r = r[r["direction"] == "received"]
-    total = len(r)
-    rows = []
-    for label, statuses in FUNNEL_STEPS:
-        count = int(r["status"].isin(statuses).sum())
-        rows.append(
-            {"step": label, "referrals": count, "share": (count / total) if total else math.nan}
-        )
+    """Received referrals in the range reaching each stage, by `metrics.funnel_counts` (a lost
+    referral counts as received, a no-show also as scheduled)."""
+    counts = metrics.funnel_counts(_range(data.referrals, "referral_date", first, last))
+    total = counts["received"]
+    rows = [
+        {"step": label, "referrals": counts[key], "share": metrics.share(counts[key], total)}
+        for key, label in metrics.FUNNEL_STAGES
+    ]
     return pd.DataFrame(rows, columns=["step", "referrals", "share"])
 
 
@@ -325,7 +338,7 @@ def outreach_visits_by_week(data: ProgressData, first: date, last: date) -> pd.D
     Every week of the range is listed, zero included: an empty week is what the chart must show.
     """
     a = _range(data.activities, "activity_date", first, last)
-    a = a[a["kind"].isin(OUTREACH_VISIT_KINDS)]
+    a = metrics.outreach_visits(a)
     weeks = pd.Series(a["activity_date"].dt.date.map(_week_start), dtype=object)
     counts = weeks.value_counts()
     n = data.locations
@@ -398,7 +411,9 @@ def leakage_by_partner(data: ProgressData, first: date, last: date, n: int = 15)
         name=("name", "first"), **{c: (c, "sum") for c in ["received", "lost", *cols[5:]]}
     )
     out = out[out["lost"] > 0]
-    out["leakage_rate"] = out["lost"] / out["received"]
+    # Leakage is "went elsewhere" only (metrics.DEFINITIONS["leakage"]); the bars show every
+    # lost reason, so a no-show problem is not mistaken for a loyalty problem.
+    out["leakage_rate"] = out["went_elsewhere"] / out["received"]
     out = out.sort_values(["lost", "leakage_rate", "name"], ascending=[False, False, True])
     return out[cols].head(n).reset_index(drop=True)
 
@@ -406,15 +421,14 @@ def leakage_by_partner(data: ProgressData, first: date, last: date, n: int = 15)
 @dataclass(frozen=True)
 class Roi:
     referred_patients: int
-    visits: int
+    visits: int  # patient visits (metrics.patient_visits), not outreach visits
     revenue: float | None  # None when no location has a revenue per visit set
     missing_rate: tuple[str, ...]  # locations without a revenue per visit
 
 
 def roi(data: ProgressData, first: date, last: date) -> Roi:
     """Referred patients who came in, their visits, and the revenue at each location's rate."""
-    r = _range(data.referrals, "referral_date", first, last)
-    r = r[(r["direction"] == "received") & r["status"].isin(ARRIVED_STATUSES)]
+    r = metrics.arrived(_range(data.referrals, "referral_date", first, last))
     visits_by_practice = r.groupby("practice_id")["visits"].sum()
     revenue = 0.0
     priced = False
@@ -423,7 +437,7 @@ def roi(data: ProgressData, first: date, last: date) -> Roi:
             priced = True
             revenue += float(visits_by_practice.get(p.id, 0)) * float(p.revenue_per_visit)
     missing = tuple(p.name for p in data.practices if p.revenue_per_visit is None)
-    return Roi(len(r), int(r["visits"].sum()), revenue if priced else None, missing)
+    return Roi(len(r), metrics.patient_visits(r), revenue if priced else None, missing)
 
 
 @dataclass(frozen=True)
@@ -432,6 +446,7 @@ class Kpi:
     label: str
     value: int
     previous: int
+    help: str = ""  # the metric's one definition, shown as its tooltip
 
     @property
     def delta(self) -> int:
@@ -453,18 +468,45 @@ def kpis(data: ProgressData, today: date) -> list[Kpi]:
     r = data.referrals
     received = r[r["direction"] == "received"]
     sent = r[r["direction"] == "sent"]
-    visits = data.activities[data.activities["kind"].isin(OUTREACH_VISIT_KINDS)]
+    visits = metrics.outreach_visits(data.activities)
 
     def both(df: pd.DataFrame, col: str) -> tuple[int, int]:
         return _count_in(df, col, *cur), _count_in(df, col, *prev)
 
     return [
-        Kpi("active", "Active partners", now["active"], then["active"]),
-        Kpi("connections", "Connections", now["connections"], then["connections"]),
-        Kpi("targets", "Target list", now["targets"], then["targets"]),
-        Kpi("received", "Received, 30 days", *both(received, "referral_date")),
-        Kpi("sent", "Sent, 30 days", *both(sent, "referral_date")),
-        Kpi("visits", "Visits, 30 days", *both(visits, "activity_date")),
+        Kpi("active", "Active partners", now["active"], then["active"], DEFS["active"]),
+        Kpi(
+            "connections",
+            "Connections",
+            now["connections"],
+            then["connections"],
+            "Partners at stage connected (they responded or met us) or formal.",
+        ),
+        Kpi(
+            "targets",
+            "Target list",
+            now["targets"],
+            then["targets"],
+            "Partners on the list at any stage but dropped.",
+        ),
+        Kpi(
+            "received",
+            "Received, 30 days",
+            *both(received, "referral_date"),
+            DEFS["received"].replace("in the period", "in the last 30 days"),
+        ),
+        Kpi(
+            "sent",
+            "Sent, 30 days",
+            *both(sent, "referral_date"),
+            "Referrals we sent to a partner, dated in the last 30 days.",
+        ),
+        Kpi(
+            "visits",
+            "Outreach visits, 30 days",
+            *both(visits, "activity_date"),
+            DEFS["outreach_visits"],
+        ),
     ]
 
 

@@ -18,6 +18,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services import db
 
 RECENT_DAYS = 45
 BASELINE_DAYS = 180
@@ -84,3 +88,35 @@ def went_quiet(referrals: pd.DataFrame, on: date) -> pd.DataFrame:
     out["last_referral"] = pd.to_datetime(out["last"]).dt.date
     out = out.sort_values(["last_referral", "name"], kind="stable")
     return out[COLUMNS].reset_index(drop=True)
+
+
+def quiet_partners(engine: Engine, practice_id: int, on: date) -> pd.DataFrame:
+    """`went_quiet` for one practice, read straight from the database, with each partner's
+    partner-list id (None when the referrer is not on the list) so a visit can be logged."""
+    r, pv, p = db.referral, db.provider, db.partner
+    first = windows(on)[0][0]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(r.c.partner_npi, r.c.direction, r.c.referral_date, pv.c.name)
+            .select_from(r.outerjoin(pv, pv.c.npi == r.c.partner_npi))
+            .where(
+                r.c.practice_id == practice_id,
+                r.c.direction == "received",
+                r.c.referral_date >= first,
+                r.c.referral_date <= on,
+            )
+        ).all()
+        frame = pd.DataFrame(
+            [tuple(row) for row in rows], columns=["npi", "direction", "referral_date", "name"]
+        )
+        frame["name"] = frame["name"].fillna(frame["npi"])
+        out = went_quiet(frame, on)
+        ids = dict(
+            conn.execute(
+                sa.select(p.c.npi, p.c.id).where(
+                    p.c.practice_id == practice_id, p.c.npi.in_(out["npi"].tolist())
+                )
+            ).all()
+        )
+    out["partner_id"] = out["npi"].map(ids).astype(object).where(out["npi"].isin(ids), None)
+    return out

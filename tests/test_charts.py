@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -96,12 +97,12 @@ def test_funnel_visits_top_and_leakage_charts(data):
     top = charts.top_partners_chart(pb.top_partners(data, d(250)))
     last6 = next(t for t in top.data if t.name.startswith("Last 6 months"))
     assert list(last6.y) == ["1000000006", "Bob Sports", "Alice Ortho"]  # bottom to top
-    assert list(last6.text) == ["1  ▲ +1", "2  ► 0", "2  ► 0"]
+    assert list(last6.text) == ["1  ▲ +1", "2  no change", "2  no change"]  # no arrow for 0
 
     leak = charts.leakage_chart(pb.leakage_by_partner(data, d(0), d(200)))
     bars = _traces(leak, "bar")
     assert [b.name for b in bars] == ["Went elsewhere"] and list(bars[0].x) == [1]
-    assert "50% of 2 lost" in _traces(leak, "scatter")[0].text[0]
+    assert "1 of 2 lost, 50% went elsewhere" in _traces(leak, "scatter")[0].text[0]
 
 
 def test_empty_charts_say_so():
@@ -152,6 +153,8 @@ def test_report_is_self_contained_and_escapes_names(data):
     )
     assert all(f'id="chart-{c.key}"' in html for c in got)
     assert "source: Accenture Health" in html and "source: MGMA" in html
+    assert "the playbook&#x27;s own statement" in html and "source not named" not in html
+    assert "no change" in html and "► no change" not in html
     assert "$1,400" in html  # ROI: (10 + 4 visits) × $100
 
 
@@ -170,3 +173,30 @@ def test_chart_csvs_are_spreadsheet_safe(data):
         assert sorted(zf.namelist()) == sorted(f"{c.key}.csv" for c in got)
         funnel = zf.read("funnel.csv").decode("utf-8-sig")
     assert funnel.splitlines()[1].startswith("Received,4,")
+
+
+def test_no_chart_has_a_time_of_day_axis_and_empty_ones_say_what_will_appear(data):
+    visits = charts.visits_chart(pb.outreach_visits_by_week(data, d(14), d(20)))
+    assert visits.layout.xaxis.type == "category"
+    assert list(_traces(visits, "bar")[0].x) == [
+        pb.day_text(d(14) - timedelta(days=d(14).weekday()))
+    ]
+    months = charts.referrals_by_month_chart(pb.referrals_by_month(data, d(0), d(200)))
+    assert months.layout.xaxis2.type == "category"
+    first_month = next(iter(months.data[0].x))
+    assert first_month.endswith("2026") and ":" not in first_month
+    none = pb.outreach_visits_by_week(
+        build_progress_data([practice()], PARTNERS, HISTORY, REFERRALS, ACTIVITIES.iloc[0:0]),
+        d(0), d(13),
+    )  # fmt: skip
+    empty_visits = charts.visits_chart(none)
+    assert "No outreach visits logged yet" in empty_visits.layout.annotations[0].text
+    for fig in (
+        charts.referrals_by_month_chart(pd.DataFrame(columns=["month", "direction", "group"])),
+        charts.top_partners_chart(pd.DataFrame()),
+        charts.leakage_chart(pd.DataFrame()),
+        charts.funnel_chart(pd.DataFrame()),
+    ):
+        assert "appear here" in fig.layout.annotations[0].text or "fills in" in (
+            fig.layout.annotations[0].text
+        )

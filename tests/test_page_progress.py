@@ -7,8 +7,9 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from services import db
+from services import db, metrics, slides
 from services import playbook as pb
+from services.practices import PracticeInput, create_practice
 from services.progress_data import group_of, load_progress_data
 
 
@@ -33,7 +34,8 @@ def test_progress_page_shows_the_playbook_bands_and_actual_lines(app_test, db_ur
 
     kpis = {m.label: (m.value, m.delta) for m in at.metric}
     for k in pb.kpis(data, today):
-        assert kpis[k.label] == (str(k.value), f"{k.delta:+d}")
+        # no arrow (no delta at all) for no change
+        assert kpis[k.label] == (str(k.value), f"{k.delta:+d}" if k.delta else "")
 
     specs = _specs(at)
     assert len(specs) == 6
@@ -63,33 +65,74 @@ def test_progress_page_shows_the_playbook_bands_and_actual_lines(app_test, db_ur
     assert "Download report (HTML)" in labels
     assert sum(label.startswith("CSV: ") for label in labels) == 6
     assert any("source: MGMA" in m.value for m in at.markdown)
+    assert any("the playbook's own statement" in m.value for m in at.markdown)
+    assert not any("source not named" in m.value for m in at.markdown)
+    # one definition per number: each funnel tile carries its definition as its tooltip
+    tiles = {m.label: m for m in at.metric}
+    assert tiles["Leakage (went elsewhere)"].help == metrics.DEFINITIONS["leakage"]
+    assert tiles["Scheduled"].help == metrics.DEFINITIONS["scheduled"]
+    assert tiles["Patient visits"].help == metrics.DEFINITIONS["patient_visits"]
+    assert "Outreach visits, 30 days" in tiles and "Visits" not in tiles
+    assert at.multiselect(key="_w_progress_slides").value == list(slides.DEFAULT_SLIDES)
 
 
 def test_staff_meeting_mode_is_a_slide_show_without_editing(app_test):
     at = _open(app_test)
-    at.toggle(key="_w_progress_meeting").set_value(True).run()
+    at.button(key="progress_meeting_on").click().run()
     assert not at.exception, at.exception
     assert not at.get("download_button") and not at.get("data_editor")
+    # the controls are hidden; a small exit link and the slide arrows stay
+    # (the sidebar's practice picker is still in the page, hidden by the meeting's style)
+    assert [w.key for w in at.selectbox] == ["_w_practice"]
+    assert not at.date_input and not at.multiselect
     assert any('[data-testid="stSidebar"]' in m.value for m in at.markdown)
-    assert [b.label for b in at.button if b.key and b.key.startswith("progress_")] == [
-        "◀ Previous", "Next ▶"
-    ]  # fmt: skip
+    keys = [b.key for b in at.button if b.key and b.key.startswith("progress_")]
+    assert keys == ["progress_prev", "progress_next", "progress_exit", "progress_pageup",
+                    "progress_pagedown"]  # fmt: skip
+    assert at.query_params["meeting"] == "1" and at.query_params["slide"] == "1"
     assert len(at.metric) == 6 and not at.get("plotly_chart")  # slide 1: where we are
+    assert any(m.value.startswith("Week ") for m in at.markdown)  # the headline
     seen = []
     for _ in range(6):
         at.button(key="progress_next").click().run()
         assert not at.exception, at.exception
         (spec,) = _specs(at)
-        seen.append(spec["layout"]["title"]["text"])
+        seen.append(spec["data"][0].get("type"))
         assert spec["layout"]["font"]["size"] == 20  # projector type
-    assert seen[0] == "Partnership growth against the playbook"
-    assert seen[-1].startswith("Leakage by partner")
-    at.button(key="progress_next").click().run()
+        assert "height" not in spec["layout"]  # the slide's height follows the window
+    assert at.query_params["slide"] == "7"
+    at.button(key="progress_next").click().run()  # who went quiet
+    assert any("went quiet" in m.value for m in at.markdown)
+    at.button(key="progress_next").click().run()  # loyalty
+    at.button(key="progress_next").click().run()  # return
     assert any(m.value.startswith("- Referred patients have 30%") for m in at.markdown)
-    at.button(key="progress_next").click().run()  # wraps to the first slide
+    at.button(key="progress_pagedown").click().run()  # wraps to the first slide
     assert len(at.metric) == 6
-    at.button(key="progress_prev").click().run()
-    assert not at.get("plotly_chart") and at.session_state["progress_slide"] == 7
+    at.button(key="progress_pageup").click().run()
+    assert not at.get("plotly_chart") and at.session_state["progress_slide"] == 9
+    at.button(key="progress_exit").click().run()
+    assert at.selectbox(key="_w_progress_scope") and "meeting" not in at.query_params
+
+
+def test_the_meeting_deck_and_slide_come_from_the_url(app_test):
+    at = app_test()
+    at.query_params.update({"meeting": "1", "slides": "quiet,growth,bogus", "slide": "2"})
+    at.run()
+    at.switch_page("pages/progress.py").run()
+    assert not at.exception, at.exception
+    assert any("Partnership growth** · 2 / 2" in m.value for m in at.markdown)
+    assert len(_specs(at)) == 1
+    at.button(key="progress_next").click().run()
+    assert any("Who went quiet** · 1 / 2" in m.value for m in at.markdown)
+
+
+def test_the_slide_picker_keeps_the_deck_in_the_url(app_test):
+    at = _open(app_test)
+    at.multiselect(key="_w_progress_slides").set_value(["growth", "quiet"]).run()
+    assert not at.exception, at.exception
+    assert at.query_params["slides"] == "growth,quiet"
+    at.button(key="progress_meeting_on").click().run()
+    assert any("Partnership growth** · 1 / 2" in m.value for m in at.markdown)
 
 
 def test_date_range_sets_the_as_of_day(app_test):
@@ -100,7 +143,7 @@ def test_date_range_sets_the_as_of_day(app_test):
     assert not at.exception, at.exception
     growth = _specs(at)[0]
     marker = [a for a in growth["layout"]["annotations"] if a.get("name") == "today"]
-    assert marker[0]["text"] == f"as of {today - timedelta(days=30):%b %-d}"
+    assert marker[0]["text"] == f"as of {pb.day_text(today - timedelta(days=30))}"
     visits = _specs(at)[3]
     weeks = [x for t in visits["data"] if t["type"] == "bar" for x in t["x"]]
     assert len(weeks) in (5, 6)  # the weeks touching a 31-day range
@@ -157,18 +200,21 @@ def test_a_group_sees_each_location_and_the_total(app_test, db_url):
     assert table["location"].tolist() == ["Downtown PT", "Uptown PT", "Total (2 locations)"]
     assert table["active_partnerships"].tolist() == [1, 1, 2]
     assert any(
-        m.value.startswith("#### All 2 locations — Activation, week 11: 2 active partners;")
+        m.value.startswith(
+            "#### All 2 locations — Week 5 of the Activation phase: 2 of 6–10 active partners"
+        )
         for m in at.markdown
     )
     at.selectbox(key="_w_progress_scope").select(2).run()
     assert _specs(at)[0]["layout"]["title"]["text"] == "Partnership growth against the playbook"
-    assert not at.dataframe  # one location: no per-location table
+    # one location: no per-location table
+    assert not [t for t in at.dataframe if "location" in t.value.columns]
 
 
 def test_demo_stays_a_group_of_one(app_test, db_url):
     at = _open(app_test)
     assert at.selectbox(key="_w_progress_scope").options == ["Cherry Creek Physical Therapy (demo)"]
-    assert not at.dataframe
+    assert not [t for t in at.dataframe if "location" in t.value.columns]
     with db.make_engine(db_url).connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(db.practice)).scalar() == 1
 
@@ -198,5 +244,37 @@ def test_meeting_link_opens_in_staff_meeting_mode(app_test):
     at.run()
     at.switch_page("pages/progress.py").run()
     assert not at.exception, at.exception
-    assert at.toggle(key="_w_progress_meeting").value is True
-    assert at.button(key="progress_next") and not at.get("download_button")
+    assert at.button(key="progress_next") and at.button(key="progress_exit")
+    assert not at.get("download_button") and not at.date_input
+
+
+def test_a_practice_created_today(app_test, db_url):
+    """Day one: the period shows four weeks, the headline counts toward the Research target,
+    no chart has a time-of-day axis and each empty chart says what will appear."""
+    engine = db.make_engine(db_url)
+    new = create_practice(engine, PracticeInput(name="New Street PT", zip="80206"))
+    engine.dispose()
+    today = date.today()
+    assert new.playbook_start == today  # defaults to the day the practice was created
+    at = app_test().run()
+    at.session_state["practice_id"] = new.id
+    at.switch_page("pages/progress.py").run()
+    assert not at.exception, at.exception
+    assert at.date_input(key="_w_progress_range").value == (today - timedelta(days=27), today)
+    assert any(c.value.startswith("Period: ") and "(28 days)" in c.value for c in at.caption)
+    assert (
+        "#### Week 1 of the Research phase: 0 of 15–20 providers on the target list so far, "
+        "2 weeks to go"
+    ) in [m.value for m in at.markdown]
+    specs = _specs(at)
+    for spec in specs:
+        for name, axis in spec["layout"].items():
+            if name.startswith("xaxis"):
+                assert axis.get("type") != "date", (spec["layout"].get("title"), name)
+                assert ":" not in str(axis.get("tickformat", ""))
+    visits = specs[3]
+    weeks = [x for t in visits["data"] if t["type"] == "bar" for x in t["x"]]
+    assert len(weeks) >= 4 and all(":" not in str(w) for w in weeks)
+    notes = " ".join(a["text"] for spec in specs for a in spec["layout"].get("annotations", []))
+    assert "appear here" in notes and "No outreach visits logged yet" in notes
+    assert any("Revenue per patient visit" in w.value for w in at.warning)

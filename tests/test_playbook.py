@@ -192,16 +192,25 @@ def test_phase_boundaries(day, phase):
 @pytest.mark.parametrize(
     ("day", "text"),
     [
-        (13, "Research, week 2: 4 providers on the target list; target 15–20 by week 2 — 11 short"),
-        (14, "Outreach, week 3: 0 connections; target 5–10 by week 6 — 5 short"),
-        (41, "Outreach, week 6: 2 connections; target 5–10 by week 6 — 3 short"),
-        (42, "Activation, week 7: 0 active partners; target 3–5 by week 13 — 3 short"),
-        (60, "Activation, week 9: 2 active partners; target 3–5 by week 13 — 1 short"),
-        (90, "Activation, week 13: 2 active partners; target 3–5 by week 13 — 1 short"),
-        (91, "Growth, week 14: 2 active partners; target 10–15 by week 27 — 8 short"),
-        (182, "Growth, week 27: 2 active partners; target 10–15 by week 27 — 8 short"),
-        (183, "Maturity, week 27: 2 active partners; target 15–25 by week 53 — 13 short"),
-        (365, "Maturity, week 53: 0 active partners; target 15–25 by week 53 — 15 short"),
+        (0, "Week 1 of the Research phase: 1 of 15–20 providers on the target list so far, "
+            "2 weeks to go"),
+        (7, "Week 2 of the Research phase: 3 of 15–20 providers on the target list so far, "
+            "1 week to go"),
+        (13, "Week 2 of the Research phase: 4 of 15–20 providers on the target list so far, "
+             "last day of the phase"),
+        (14, "Week 1 of the Outreach phase: 0 of 5–10 connections so far, 4 weeks to go"),
+        (41, "Week 4 of the Outreach phase: 2 of 5–10 connections so far, last day of the phase"),
+        (42, "Week 1 of the Activation phase: 0 of 3–5 active partners so far, 7 weeks to go"),
+        (60, "Week 3 of the Activation phase: 2 of 3–5 active partners so far, 5 weeks to go"),
+        (86, "Week 7 of the Activation phase: 2 of 3–5 active partners so far, 5 days to go"),
+        (90, "Week 7 of the Activation phase: 2 of 3–5 active partners so far, "
+             "last day of the phase"),
+        (91, "Week 1 of the Growth phase: 2 of 10–15 active partners so far, 14 weeks to go"),
+        (182, "Week 14 of the Growth phase: 2 of 10–15 active partners so far, "
+              "last day of the phase"),
+        (183, "Week 1 of the Maturity phase: 2 of 15–25 active partners so far, 27 weeks to go"),
+        (365, "Week 27 of the Maturity phase: 0 of 15–25 active partners so far, "
+              "last day of the phase"),
         (366, "Playbook year complete: 0 active partners; the Maturity target was 15–25 "
               "— 15 short"),
     ],
@@ -215,12 +224,12 @@ def test_headline_on_target_and_above_target():
             for i in range(7)]  # fmt: skip
     refs = pd.DataFrame(rows, columns=REFERRALS.columns)
     many = build_progress_data([practice()], PARTNERS, HISTORY, refs, ACTIVITIES)
-    assert pb.headline(many, d(60)).endswith("7 active partners; target 3–5 by week 13 — "
-                                             "2 above target")  # fmt: skip
+    assert pb.headline(many, d(60)).endswith("7 active partners, target 3–5 — "
+                                             "2 above target, 5 weeks to go")  # fmt: skip
     few = build_progress_data([practice()], PARTNERS, HISTORY, refs.iloc[:4], ACTIVITIES)
-    assert pb.headline(few, d(60)).endswith("— on target")
+    assert pb.headline(few, d(60)).endswith("— on target, 5 weeks to go")
     one = build_progress_data([practice()], PARTNERS, HISTORY, refs.iloc[:1], ACTIVITIES)
-    assert "1 active partner;" in pb.headline(one, d(60))
+    assert "1 of 3–5 active partners so far" in pb.headline(one, d(60))
 
 
 def test_a_playbook_start_in_the_future():
@@ -240,7 +249,7 @@ def test_a_practice_with_no_data():
     series = pb.weekly_series(none, d(60))
     assert series.dropna()[["targets", "connections", "active"]].eq(0).all().all()
     assert len(series.dropna()) == 9
-    assert pb.headline(none, d(60)).endswith("0 active partners; target 3–5 by week 13 — 3 short")
+    assert pb.headline(none, d(60)).endswith("0 of 3–5 active partners so far, 5 weeks to go")
     assert all(k.value == 0 and k.delta == 0 for k in pb.kpis(none, d(60)))
     assert pb.referrals_by_month(none, d(0), d(60)).empty
     assert pb.conversion_funnel(none, d(0), d(60))["referrals"].eq(0).all()
@@ -359,7 +368,8 @@ def test_a_group_counts_each_location_and_the_total():
     assert pb.active_partnerships(group.only(2), d(60)) == 1
     assert pb.connections(group, d(20)) == 2
     assert pb.headline(group, d(60)) == (
-        "All 2 locations — Activation, week 9: 3 active partners; target 6–10 by week 13 — 3 short"
+        "All 2 locations — Week 3 of the Activation phase: 3 of 6–10 active partners so far, "
+        "5 weeks to go"
     )
     assert pb.roi(group, d(0), d(200)) == pb.Roi(3, 16, 14 * 100.0 + 2 * 50.0, ())
     summary = pb.location_summary(group, d(60))
@@ -382,3 +392,39 @@ def test_group_is_all_real_practices_and_the_demo_alone(demo_engine):
     assert [p.name for p in group_of(demo_engine, ids["Uptown PT"])] == ["Downtown PT",
                                                                          "Uptown PT"]  # fmt: skip
     assert group_of(demo_engine, 9999) == []
+
+
+def test_context_figures_name_a_source_or_say_the_playbook_states_them():
+    shown = [pb.context_source(source) for _text, source in pb.CONTEXT_FIGURES]
+    assert shown[:2] == ["source: Accenture Health", "source: MGMA"]
+    assert shown[2:] == ["the playbook's own statement"] * 3
+    assert not any("not named" in s for s in shown)
+
+
+def test_day_text_is_portable():
+    assert pb.day_text(date(2026, 3, 5)) == "Mar 5"
+    assert pb.day_text(date(2026, 12, 25), year=True) == "Dec 25, 2026"
+
+
+def test_no_platform_specific_strftime_codes_anywhere():
+    """strftime's no-padding flags (a percent, a dash, a letter) are glibc-only and raise on
+    Windows."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    offenders = [
+        str(path.relative_to(root))
+        for folder in ("app.py", "pages", "components", "services", "benchmarks", "tests")
+        for path in ([root / folder] if folder.endswith(".py") else (root / folder).rglob("*.py"))
+        if re.search(r"%[-#][a-zA-Z]", path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+def test_the_funnel_counts_a_no_show_as_scheduled_like_the_referral_log(data):
+    no_show = pd.DataFrame(
+        [(1, P1, "received", d(5), "lost", "no_show", None, 0)], columns=REFERRALS.columns
+    )
+    one = build_progress_data([practice()], PARTNERS, HISTORY, no_show, ACTIVITIES)
+    assert pb.conversion_funnel(one, d(0), d(10))["referrals"].tolist() == [1, 1, 0, 0, 0]
