@@ -92,9 +92,7 @@ def _lookup() -> None:
     try:
         record = RegistryClient(retries=1, backoff=0.3, timeout=(5, 15)).lookup(npi)
     except RegistryError as exc:  # the registry's failures are already in the app's words
-        feedback.flash(
-            FLASH, "warning", f"{exc} Type the name and address instead, or try again later."
-        )
+        feedback.flash(FLASH, "warning", f"{exc} Type the name and address instead.")
         return
     except Exception as exc:  # anything else: logged with its traceback, a plain sentence here
         feedback.flash_exception(

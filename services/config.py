@@ -39,7 +39,7 @@ def _read_secrets() -> tuple[dict[str, Any], str | None]:
         where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         what = re.sub(r"\s*\(at line.*\)$", "", str(exc)) or "invalid TOML"
         place = f"line {where.group(1)}, column {where.group(2)}" if where else "an unknown line"
-        problem = f"{path} cannot be read: {what.lower()} at {place}."
+        problem = f"{path} is not valid TOML at {place} ({what.lower()})."
     except UnicodeDecodeError:
         problem = f"{path} cannot be read: it is not UTF-8 text."
     except OSError as exc:

@@ -39,7 +39,7 @@ def test_a_broken_secrets_file_names_the_file_and_line_and_is_logged_once(secret
         problem = config.secrets_problem()
         config.secrets_problem()
         config.setting("NPI_API_URL")
-    assert problem == f"{secrets_file} cannot be read: invalid value at line 3, column 15."
+    assert problem == f"{secrets_file} is not valid TOML at line 3, column 15 (invalid value)."
     # its settings are ignored (the demo still opens), but not silently
     assert config.database_url() == f"sqlite:///{config.DEFAULT_DB_PATH}"
     logged = [r for r in caplog.records if r.name == "services.config"]
