@@ -330,3 +330,153 @@ def test_partner_and_date_range_filters(app_test):
     dates = editor(at).value["referral_date"].dt.date
     assert len(dates) > 0
     assert dates.min() >= date(2026, 11, 1) and dates.max() <= date(2026, 11, 15)
+
+
+# --- no silent edit loss -----------------------------------------------------------------------
+
+
+def delete_in_another_session(app_test, referral_id: int) -> None:
+    other = open_log(app_test)
+    pos = [int(r[1:]) for r in editor(other).value["ref"]].index(referral_id)
+    edit(other, {"deleted_rows": [pos]})
+    other.button(key="ref_save").click().run()
+    assert row_of(referral_id) is None
+
+
+def test_an_edit_to_a_row_deleted_elsewhere_is_kept_and_can_be_restored(app_test):
+    at = open_log(app_test)
+    referral_id = int(editor(at).value.iloc[0]["ref"][1:])
+    edit(at, {"edited_rows": {0: {"visits": 17, "notes": "keep me"}}})
+    delete_in_another_session(app_test, referral_id)
+    n = referral_count()
+
+    at.run()
+    assert not at.exception, at.exception
+    assert any(
+        f"Referral #{referral_id} was deleted in another session" in e.value for e in at.error
+    )
+    grid = editor(at).value
+    kept = grid[grid["notes"] == "keep me"]
+    assert len(kept) == 1 and int(kept["visits"].iloc[0]) == 17
+    at.button(key=f"ref_restore:id{referral_id}").click().run()
+    assert not at.error
+    at.button(key="ref_save").click().run()
+    assert not at.exception, at.exception
+    assert referral_count() == n + 1
+    with get_engine().connect() as conn:
+        restored = conn.execute(
+            sa.select(db.referral).where(db.referral.c.notes == "keep me")
+        ).first()
+    assert restored is not None and restored.visits == 17
+
+
+def test_discard_my_changes_drops_an_edit_to_a_deleted_row(app_test):
+    at = open_log(app_test)
+    referral_id = int(editor(at).value.iloc[0]["ref"][1:])
+    edit(at, {"edited_rows": {0: {"visits": 17}}})
+    delete_in_another_session(app_test, referral_id)
+    n = referral_count()
+    at.run()
+    at.button(key=f"ref_discard_mine:id{referral_id}").click().run()
+    assert not at.error and at_save_disabled(at)
+    assert f"#{referral_id}" not in list(editor(at).value["ref"])
+    assert referral_count() == n
+
+
+def test_use_mine_after_a_deletion_keeps_my_edit(app_test):
+    at = open_log(app_test)
+    referral_id = int(editor(at).value.iloc[0]["ref"][1:])
+    edit(at, {"edited_rows": {0: {"notes": "mine wins"}}})
+    delete_in_another_session(app_test, referral_id)
+    at.run()
+    at.button(key="ref_keep_mine").click().run()
+    at.button(key="ref_save").click().run()
+    assert not at.exception and not at.error
+    with get_engine().connect() as conn:
+        notes = conn.execute(sa.select(db.referral.c.notes)).scalars().all()
+    assert "mine wins" in notes
+
+
+def test_a_note_with_a_phone_number_is_warned_about_before_saving(app_test):
+    at = open_log(app_test)
+    edit(at, {"edited_rows": {0: {"notes": "call the patient at 303-555-0199"}}})
+    assert any("a phone number" in w.value and "Before you save" in w.value for w in at.warning)
+    assert "a phone number" in editor(at).value.iloc[0]["check"]
+
+
+# --- import once -------------------------------------------------------------------------------
+
+TRACKER = b"Date,Referred by,Reason\n2026-11-20,Alpha Clinic,Knee\n2026-11-21,Beta Clinic,Hip\n"
+
+
+def test_a_tracker_is_imported_once_unless_asked_again(app_test):
+    at = open_log(app_test)
+    n = referral_count()
+    at.session_state["ref_import_file"] = ("tracker.csv", TRACKER)
+    at.run()
+    at.button(key="ref_import_go").click().run()
+    assert not at.exception, at.exception
+    assert referral_count() == n + 2
+    assert any("Imported 2 referrals." in s.value for s in at.success)
+    # The uploader gets a new key (so it is empty) and the file is gone: no second click.
+    assert at.session_state["ref_upload_seq"] == 1
+    assert "ref_import_file" not in at.session_state
+    assert not [b for b in at.button if b.key == "ref_import_go"]
+
+    at.session_state["ref_import_file"] = ("tracker again.csv", TRACKER)  # same bytes
+    at.run()
+    from datetime import date
+
+    notice = f"This file was imported on {date.today().isoformat()}, 2 rows."
+    assert any(notice in w.value for w in at.warning)
+    assert at.button(key="ref_import_go").disabled
+    at.checkbox(key="ref_import_again").check().run()
+    at.button(key="ref_import_go").click().run()
+    assert referral_count() == n + 4
+
+
+def test_reading_and_planning_run_once_per_file(app_test, monkeypatch):
+    from services import importer
+
+    calls = {"read": 0, "plan": 0}
+    read, plan = importer.read_tracker, importer.plan_import
+
+    def counted_read(*a, **k):
+        calls["read"] += 1
+        return read(*a, **k)
+
+    def counted_plan(*a, **k):
+        calls["plan"] += 1
+        return plan(*a, **k)
+
+    monkeypatch.setattr(importer, "read_tracker", counted_read)
+    monkeypatch.setattr(importer, "plan_import", counted_plan)
+    at = open_log(app_test)
+    at.session_state["ref_import_file"] = ("tracker.csv", TRACKER)
+    at.run()
+    at.run()
+    at.selectbox(key="ref_f_period").set_value("Last 30 days").run()
+    assert calls == {"read": 1, "plan": 1}
+    at.selectbox(key="ref_map:0:notes").set_value("Reason").run()  # a new mapping
+    assert calls == {"read": 1, "plan": 2}
+
+
+def test_a_utf16_tracker_is_read_on_the_page(app_test):
+    at = open_log(app_test)
+    text = "Date\tReferred by\tReason\n2026-11-20\tAlpha Clinic\tKnee\n"
+    at.session_state["ref_import_file"] = ("unicode.txt", b"\xff\xfe" + text.encode("utf-16-le"))
+    at.run()
+    assert not at.exception and not at.error
+    assert at.button(key="ref_import_go") is not None
+    assert any("1 of 1 rows are valid" in m.value for m in at.markdown)
+
+
+def test_a_malformed_csv_shows_a_sentence_not_library_text(app_test):
+    at = open_log(app_test)
+    data = b'Date,Referred by\n2026-11-20,"Alpha Clinic\n' + b"2026-11-21,Beta Clinic\n" * 20_000
+    at.session_state["ref_import_file"] = ("broken.csv", data)
+    at.run()
+    assert not at.exception, at.exception
+    [error] = [e.value for e in at.error]
+    assert "This file is not a CSV or Excel file we can read" in error
+    assert "tokenizing" not in error and "C error" not in error
