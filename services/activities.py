@@ -1,4 +1,4 @@
-"""Outreach and networking activities (DESIGN §3 `activity`): the one place that writes them.
+"""Outreach and networking activities (the `activity` table): the one place that writes them.
 
 Both the pipeline (visits, letters, lunches) and the referral log (thank-you and
 close-the-loop notes) log activities; they share `log_activity` so the validation is the same.

@@ -33,7 +33,7 @@ def test_targets_page_lists_and_removes_targets(app_test):
     assert len(at.dataframe[0].value) == 25
 
 
-# --- issue 4: the pipeline, activities, the week, letters, the planner ----------------------
+# --- the pipeline, activities, the week, letters, the planner -------------------------------
 
 from datetime import date, timedelta  # noqa: E402
 
