@@ -1,4 +1,4 @@
-"""Referral log (issue 5): the page with 10,000 referrals, and importing 10,000 rows.
+"""Referral log: the page with 10,000 referrals, and importing 10,000 rows.
 
 Data: the demo practice (Denver, ~377 providers, 26 partners) plus 10,000 synthetic referrals
 spread over two years, in a temporary SQLite database.

@@ -1,7 +1,7 @@
 """Referral log: every referral received and sent, the notes owed to referrers, conversion and
 leakage, and import/export of a spreadsheet tracker. The logic is in services.referrals and
 services.importer; the grid's state handling is in components.referral_editor and the tabs
-are drawn by components.referral_log_view."""
+are drawn by components.referral_log_view and components.referral_import."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import date
 import streamlit as st
 
 from components import referral_editor as ed
+from components import referral_import
 from components import referral_log_view as log_view
 from components.shell import page_preamble
 
@@ -38,4 +39,4 @@ with tab_owed:
 with tab_conv:
     log_view.conversion_tab(state, labels, saved)
 with tab_import:
-    log_view.import_tab(engine, practice, today)
+    referral_import.import_tab(engine, practice, today)
