@@ -74,7 +74,11 @@ def sign_in_gate(engine_getter) -> auth.Actor:  # type: ignore[no-untyped-def]
         return auth.LOCAL_USER
     if not st.user.get("is_logged_in", False):
         st.session_state.pop(_ACTOR_KEY, None)
-        _sign_in_page()
+        # The sign-in page is the only page: no navigation to the others, whatever the URL.
+        st.navigation(
+            [st.Page(_sign_in_page, title="Sign in", url_path="sign-in", default=True)],
+            position="hidden",
+        ).run()
         st.stop()
     email = str(st.user.get("email") or "")
     actor = auth.actor_for(engine_getter(), email)
