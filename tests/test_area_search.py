@@ -287,15 +287,15 @@ def test_map_page_searches_refreshes_and_marks_new_providers(app_test, live_env)
     fake.npi.results = synthetic_area(zips[:2], ["207X00000X"], per_pair=2)
     at, _ = _open_real_practice(app_test)
     assert any("No NPI Registry search yet" in m.value for m in at.markdown)
-    assert len(at.dataframe[0].value) == 0
+    assert len(at.dataframe) == 0  # no provider table until there is someone to list
     _click_and_wait(at, "live_search_btn")
     assert not at.exception, at.exception
     [ok] = at.success
     assert ok.value.startswith("Found ") and "within 2 mi" in ok.value
     found = int(ok.value.split()[1])
     assert len(at.dataframe[0].value) == found >= 3  # the dots inside 2 miles
-    assert "new_since" in at.dataframe[0].value.columns
-    assert set(at.dataframe[0].value["new_since"]) == {""}  # nothing is "new" on a first search
+    # nothing is "new" on a first search: the table has no "new since" column at all
+    assert "new_since" not in at.dataframe[0].value.columns
     sent = len(fake.npi.requests)
     at.run()  # a rerun does not query again
     assert len(fake.npi.requests) == sent
@@ -356,3 +356,22 @@ def test_map_page_search_survives_reruns_and_stops_when_asked(app_test, live_env
     assert not at.exception, at.exception
     assert any("The search was stopped" in i.value for i in at.info)
     assert area_search.pulls(get_engine(), at.session_state["practice_id"]) == []
+
+
+def test_found_and_new_count_the_same_providers_inside_the_radius(engine, practice, fake):
+    """A first search once said "79 providers within 5 mi · 80 new": the margin beyond the
+    circle was counted as new but not as found. Both count the providers inside the circle."""
+    zips = area_search.search_zips(HOME.lat, HOME.lon, 1.0)
+    far = [z for z in zips if z != "80206"][-1]
+    fake.npi.results = [
+        provider_result("1740112234", last="NEAR", postal_code="802060001"),
+        provider_result("1288392016", last="FAR", postal_code=f"{far}0001"),
+    ]
+    fake.census.match_by_zip = False
+    fake.census.known = {
+        fake.census.key("100 MAIN ST", "80206"): (HOME.lat + 0.001, HOME.lon),
+        fake.census.key("100 MAIN ST", far): (HOME.lat + 0.1, HOME.lon),  # outside 1 mile
+    }
+    result = run(engine, practice, fake, radius=1.0)
+    assert result.found == 1
+    assert result.new == result.found == result.pull.new
