@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import db
+from services.datafiles import signals
 from services.geo import within_radius
 from services.partners import list_partners
 from services.practices import Practice
@@ -37,7 +38,8 @@ def _scope(practice: Practice) -> sa.ColumnElement[bool]:
 
 
 def load_providers(engine: Engine, practice: Practice) -> pd.DataFrame:
-    """Every geocoded provider a practice can see, with display labels precomputed."""
+    """Every geocoded provider a practice can see, with display labels precomputed and the
+    imported data-file signals joined (NaN where there are none)."""
     cols = [db.provider.c[c] for c in PROVIDER_COLUMNS]
     query = sa.select(*cols).where(
         _scope(practice), db.provider.c.lat.is_not(None), db.provider.c.lon.is_not(None)
@@ -53,7 +55,8 @@ def load_providers(engine: Engine, practice: Practice) -> pd.DataFrame:
         df["name"] + ", " + df["credential"].fillna(""),
         df["name"],
     )
-    return df
+    # Imported data files (Medicare volumes, procedures, shared patients): the score's signals.
+    return signals.attach(df, signals.signal_frame(engine, practice))
 
 
 def partner_status(engine: Engine, practice_id: int, today: date | None = None) -> pd.DataFrame:

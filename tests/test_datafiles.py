@@ -328,8 +328,27 @@ def test_vectorised_check_digit_agrees_with_the_scalar_rule():
 
     values = [s.npi(i) for i in range(300)] + [s.bad_npi(i) for i in range(50)]
     values += ["", None, "12345", "3" + s.npi(1)[1:], "abcdefghij"]
+    expected = [is_valid_npi(v) for v in values]
     mask = common.valid_npi_mask(pd.Series(values, dtype=object))
-    assert list(mask) == [is_valid_npi(v) for v in values]
+    assert list(mask) == expected
+    con = common.duckdb_connection()  # the same rule inside a DuckDB scan
+    got = [con.execute("SELECT npi_ok(trim(?))", [v]).fetchone()[0] for v in values]
+    con.close()
+    assert got == expected
+
+
+def test_counts_suppressed_are_no_data_and_text_is_bad_in_both_rules():
+    raw = ["412", "", "*", "<11", "abc", "-3", "1,200", " 7 ", None]
+    numbers, bad = common.parse_counts(pd.Series(raw, dtype=object))
+    assert list(bad) == [False, False, False, False, True, True, False, False, False]
+    assert numbers[0] == 412 and numbers[6] == 1200 and pd.isna(numbers[1])
+    con = common.duckdb_connection()
+    (num_sql, bad_sql) = (e for _, e in common.count_fields("v", "c"))
+    query = f"SELECT {num_sql}, {bad_sql} FROM (SELECT ?::VARCHAR AS v)"
+    rows = [con.execute(query, [v]).fetchone() for v in raw]
+    con.close()
+    assert [b for _, b in rows] == list(bad)
+    assert rows[0][0] == 412 and rows[1][0] is None and rows[6][0] == 1200
 
 
 def test_year_from_official_file_names():

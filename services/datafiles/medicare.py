@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -55,17 +54,16 @@ def check_by_service_header(header: list[str]) -> None:
     common.require_columns(header, BY_SERVICE_COLUMNS, "Medicare by Provider and Service")
 
 
+NPI = common.npi_field("Rndrng_NPI", "npi")
+BENES = common.count_fields("Tot_Benes", "benes")
+SRVCS = common.count_fields("Tot_Srvcs", "srvcs")
+NPI_OF_RAW = common.npi_field("npi", "npi")
+BENES_OF_RAW = common.count_fields("benes", "benes")
+SRVCS_OF_RAW = common.count_fields("srvcs", "srvcs")
+
+
 def _clean(df: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
-    """Drop (and count) rows with a bad NPI or a count that is not a number."""
-    valid = common.valid_npi_mask(df["npi"])
-    report.skip("NPIs failing the check digit", int((~valid).sum()))
-    df = df[valid]
-    benes, bad_benes = common.parse_counts(df["benes"])
-    srvcs, bad_srvcs = common.parse_counts(df["srvcs"])
-    bad = bad_benes | bad_srvcs
-    report.skip("non-numeric counts", int(bad.sum()))
-    out = df.assign(benes=benes, srvcs=srvcs)[~bad]
-    return out
+    return common.clean_rows(df, report, ["npi"], ["benes", "srvcs"])
 
 
 def import_by_provider(
@@ -85,14 +83,17 @@ def import_by_provider(
     report = ImportReport(KIND_BY_PROVIDER, name, year)
     con = common.duckdb_connection()
     try:
-        df = common.run_scan(
+        table = common.run_scan(
             con,
-            f"""SELECT Rndrng_NPI AS npi, Tot_Benes AS benes, Tot_Srvcs AS srvcs,
+            f"""SELECT {", ".join(f"{e} AS {a}" for a, e in NPI + BENES + SRVCS)},
                        Rndrng_Prvdr_Type AS ptype
-                FROM read_csv({common.sql_text(str(path))}, {common.csv_options(True)})""",
+                FROM read_csv({common.sql_text(str(path))},
+                              {common.csv_options(True, "utf-8")})""",
             progress,
             should_stop,
+            arrow=True,
         )
+        df = table.to_pandas()
         malformed = common.rejected_lines(con)
     finally:
         con.close()
@@ -103,18 +104,15 @@ def import_by_provider(
     report.skip("repeated NPIs (the last row kept)", int(dupes.sum()))
     df = df[~dupes]
     report.rows_kept = len(df)
-    rows = [
+    rows = pd.DataFrame(
         {
-            "npi": n,
+            "npi": df["npi"].to_numpy(),
             "data_year": year,
-            "tot_benes": None if np.isnan(b) else round(float(b)),
-            "tot_srvcs": None if np.isnan(s) else float(s),
-            "provider_type": (t or None) if isinstance(t, str) else None,
+            "tot_benes": df["benes"].round().astype("Int64"),
+            "tot_srvcs": df["srvcs"],
+            "provider_type": df["ptype"].where(df["ptype"].fillna("").str.strip() != "", None),
         }
-        for n, b, s, t in zip(
-            df["npi"], df["benes"].to_numpy(), df["srvcs"].to_numpy(), df["ptype"], strict=True
-        )
-    ]
+    )
     t = db.medicare_volume
     with engine.begin() as conn:
         common.refuse_older(conn, t, year, "Medicare by Provider data")
@@ -142,49 +140,40 @@ def import_by_service(
     codes = ", ".join(common.sql_text(c) for c in procedure_codes())
     con = common.duckdb_connection()
     try:
-        # One pass: the number of rows read (for the report) and the rows whose code is on
-        # the list, collected by a filtered aggregate; DuckDB pushes the projection into the
-        # CSV reader, so only four columns are ever parsed.
-        scan = common.run_scan(
+        # One pass: the rows read (for the report) and the rows whose code is on the list.
+        # DuckDB pushes the projection into the CSV reader: only four columns are parsed.
+        rows_seen, df = common.scan_filtered(
             con,
-            f"""SELECT count(*) AS n,
-                       list(struct_pack(npi := Rndrng_NPI, code := trim(HCPCS_Cd),
-                                        benes := Tot_Benes, srvcs := Tot_Srvcs))
-                           FILTER (WHERE trim(HCPCS_Cd) IN ({codes})) AS kept
-                FROM read_csv({common.sql_text(str(path))}, {common.csv_options(True)})""",
+            f"read_csv({common.sql_text(str(path))}, {common.csv_options(True, 'utf-8')})",
+            [("npi", "Rndrng_NPI"), ("code", "HCPCS_Cd"), ("benes", "Tot_Benes"),
+             ("srvcs", "Tot_Srvcs")],
+            f"HCPCS_Cd IN ({codes})",
+            [*NPI_OF_RAW, ("code", "trim(code)"), *BENES_OF_RAW, *SRVCS_OF_RAW],
             progress,
             should_stop,
-        )
+        )  # fmt: skip
         malformed = common.rejected_lines(con)
     finally:
         con.close()
-    rows_seen = int(scan["n"].iloc[0])
-    kept = scan["kept"].iloc[0]
-    df = pd.DataFrame(
-        list(kept) if kept is not None else [], columns=["npi", "code", "benes", "srvcs"]
-    )
     report.rows_read = rows_seen + malformed
     report.skip("malformed rows (wrong number of fields, cut off)", malformed)
     df = _clean(df, report)
     # One row per place of service: sum them. Beneficiaries may overlap between places, so the
     # larger of the two is the honest floor; min_count keeps an all-suppressed sum "no data".
-    grouped = df.groupby(["npi", "code"], as_index=False).agg(
-        srvcs=("srvcs", lambda s: s.sum(min_count=1)), benes=("benes", "max")
-    )
+    by = df.groupby(["npi", "code"], sort=False)
+    grouped = pd.DataFrame(
+        {"srvcs": by["srvcs"].sum(min_count=1), "benes": by["benes"].max()}
+    ).reset_index()
     report.rows_kept = len(df)
-    rows = [
+    rows = pd.DataFrame(
         {
-            "npi": n,
-            "hcpcs_cd": c,
+            "npi": grouped["npi"].to_numpy(),
+            "hcpcs_cd": grouped["code"].to_numpy(),
             "data_year": year,
-            "tot_srvcs": None if np.isnan(s) else float(s),
-            "tot_benes": None if np.isnan(b) else round(float(b)),
+            "tot_srvcs": grouped["srvcs"].astype(float),
+            "tot_benes": grouped["benes"].round().astype("Int64"),
         }
-        for n, c, s, b in zip(
-            grouped["npi"], grouped["code"], grouped["srvcs"].to_numpy(dtype=float),
-            grouped["benes"].to_numpy(dtype=float), strict=True,
-        )
-    ]  # fmt: skip
+    )
     t = db.procedure_volume
     with engine.begin() as conn:
         common.refuse_older(conn, t, year, "Medicare by Provider and Service data")

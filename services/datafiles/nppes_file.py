@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -248,7 +247,6 @@ def import_nppes(
     check_header(common.read_header(path))
     common.check_disk(engine, path, kept_fraction=0.02)
     report = ImportReport(KIND, name, common.guess_year(name))
-    select = ", ".join(f'{alias} := "{col}"' for alias, col in WANTED.items())
     states_sql = ", ".join(common.sql_text(s) for s in state_list)
     loc_state = f'"{WANTED["state"]}"'
     active = (
@@ -258,13 +256,13 @@ def import_nppes(
     )
     con = common.duckdb_connection()
     try:
-        scan = common.run_scan(
+        rows_seen, frame = common.scan_filtered(
             con,
-            f"""SELECT count(*) AS n,
-                       list(struct_pack({select}))
-                           FILTER (WHERE upper(trim({loc_state})) IN ({states_sql})
-                                   AND {active} AND {_code_condition(group_list)}) AS kept
-                FROM read_csv({common.sql_text(str(path))}, {common.csv_options(True)})""",
+            f"read_csv({common.sql_text(str(path))}, {common.csv_options(True)})",
+            [(alias, f'"{col}"') for alias, col in WANTED.items()],
+            f"upper(trim({loc_state})) IN ({states_sql}) AND {active} AND "
+            f"{_code_condition(group_list)}",
+            [*((alias, alias) for alias in WANTED), ("npi_ok", "npi_ok(trim(npi))")],
             progress,
             should_stop,
             span=(0.0, 0.85),
@@ -272,11 +270,10 @@ def import_nppes(
         malformed = common.rejected_lines(con)
     finally:
         con.close()
-    kept_rows = scan["kept"].iloc[0]
-    kept_rows = list(kept_rows) if kept_rows is not None else []
-    report.rows_read = int(scan["n"].iloc[0]) + malformed
+    kept_rows = frame.to_dict("records")
+    report.rows_read = rows_seen + malformed
     report.skip("malformed rows (wrong number of fields, cut off)", malformed)
-    valid = common.valid_npi_mask(pd.Series([r["npi"] for r in kept_rows], dtype=object))
+    valid = frame["npi_ok"].fillna(False).to_numpy(dtype=bool)
     report.skip("NPIs failing the check digit", int((~valid).sum()))
     records: dict[str, tuple[ProviderRecord, str]] = {}
     wanted_groups = set(group_list)

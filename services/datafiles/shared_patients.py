@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -132,62 +131,58 @@ def import_pairs(
     spec = LAYOUTS[layout]
     cols = spec["columns"]
     report = ImportReport(KIND, name, year)
-    col_spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in cols) + "}"
+    # NPIs are read as integers: hashing them against the area's NPIs is much cheaper than
+    # hashing text, and a value that is no number at all is a malformed row, skipped and counted.
+    types = {cols[0]: "BIGINT", cols[1]: "BIGINT"}
+    col_spec = "{" + ", ".join(f"'{c}': '{types.get(c, 'VARCHAR')}'" for c in cols) + "}"
     con = common.duckdb_connection()
     try:
-        con.execute("CREATE TEMP TABLE keep_npi (npi VARCHAR PRIMARY KEY)")
-        con.executemany("INSERT INTO keep_npi VALUES (?)", [(n,) for n in sorted(keep_npis)])
-        a, b, patients, trans = (
-            cols[0],
-            cols[1],
-            cols[3 if layout == "cms" else 2],
-            cols[2 if layout == "cms" else 3],
+        con.execute("CREATE TEMP TABLE keep_npi (npi BIGINT PRIMARY KEY)")
+        con.executemany(
+            "INSERT INTO keep_npi VALUES (?)", [(int(n),) for n in sorted(keep_npis) if n.isdigit()]
         )
-        scan = common.run_scan(
+        a, b = cols[0], cols[1]
+        patients, trans = (cols[3], cols[2]) if layout == "cms" else (cols[2], cols[3])
+        derived = [
+            *common.npi_field("CAST(a AS VARCHAR)", "a"),
+            *common.npi_field("CAST(b AS VARCHAR)", "b"),
+            *common.count_fields("patients", "patients"), *common.count_fields("trans", "trans"),
+        ]  # fmt: skip
+        # Two hash joins against the (small) set of NPIs that matter, probed during the scan.
+        options = common.csv_options(has_header, "utf-8", all_varchar=False)
+        source = (
+            f"read_csv({common.sql_text(str(path))}, {options}, columns={col_spec}) s "
+            f"LEFT JOIN keep_npi ka ON s.{a} = ka.npi "
+            f"LEFT JOIN keep_npi kb ON s.{b} = kb.npi"
+        )
+        rows_seen, df = common.scan_filtered(
             con,
-            f"""WITH src AS (
-                    SELECT {a} AS a, {b} AS b, {patients} AS patients, {trans} AS trans
-                    FROM read_csv({common.sql_text(str(path))},
-                                  {common.csv_options(has_header)}, columns={col_spec}))
-                SELECT count(*) AS n,
-                       list(struct_pack(a := a, b := b, patients := patients, trans := trans))
-                           FILTER (WHERE trim(a) IN (SELECT npi FROM keep_npi)
-                                      OR trim(b) IN (SELECT npi FROM keep_npi)) AS kept
-                FROM src""",
+            source,
+            [("a", f"s.{a}"), ("b", f"s.{b}"), ("patients", f"s.{patients}"),
+             ("trans", f"s.{trans}")],
+            "ka.npi IS NOT NULL OR kb.npi IS NOT NULL",
+            derived,
             progress,
             should_stop,
-        )
+        )  # fmt: skip
         malformed = common.rejected_lines(con)
     finally:
         con.close()
-    kept = scan["kept"].iloc[0]
-    df = pd.DataFrame(
-        list(kept) if kept is not None else [], columns=["a", "b", "patients", "trans"]
-    )
-    report.rows_read = int(scan["n"].iloc[0]) + malformed
+    report.rows_read = rows_seen + malformed
     report.skip("malformed rows (wrong number of fields, cut off)", malformed)
-    df = df.assign(a=df["a"].str.strip(), b=df["b"].str.strip())
-    valid = common.valid_npi_mask(df["a"]) & common.valid_npi_mask(df["b"])
-    report.skip("NPIs failing the check digit", int((~valid).sum()))
-    df = df[valid]
-    patients_n, bad_p = common.parse_counts(df["patients"])
-    trans_n, bad_t = common.parse_counts(df["trans"])
-    bad = bad_p | bad_t
-    report.skip("non-numeric counts", int(bad.sum()))
-    df = df.assign(patients=patients_n, trans=trans_n)[~bad]
+    df = common.clean_rows(df, report, ["a", "b"], ["patients", "trans"])
     df = df.drop_duplicates(["a", "b"], keep="last")
     report.rows_kept = len(df)
-    rows = [
+    rows = pd.DataFrame(
         {
-            "npi_from": x, "npi_to": y, "data_year": year, "source": spec["source"],
-            "patient_count": None if np.isnan(p) else round(float(p)),
-            "transaction_count": None if np.isnan(q) else round(float(q)),
+            "npi_from": df["a"].to_numpy(),
+            "npi_to": df["b"].to_numpy(),
+            "data_year": year,
+            "source": spec["source"],
+            "patient_count": df["patients"].round().astype("Int64"),
+            "transaction_count": df["trans"].round().astype("Int64"),
         }
-        for x, y, p, q in zip(
-            df["a"], df["b"], df["patients"].to_numpy(float), df["trans"].to_numpy(float),
-            strict=True,
-        )
-    ]  # fmt: skip
+    )
     t = db.shared_patient_pair
     with engine.begin() as conn:
         common.refuse_older(conn, t, year, "Shared-patient data")

@@ -58,11 +58,10 @@ class ProviderSignals:
 def _competitors(engine: Engine, practice: Practice) -> pd.DataFrame:
     """PT competitors near the practice: npi, name (its own NPI excluded)."""
     t = db.provider
-    scope = t.c.data_source == "demo" if practice.is_demo else t.c.data_source != "demo"
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(t.c.npi, t.c.name, t.c.lat, t.c.lon).where(
-                scope, t.c.specialty_group == "pt", t.c.lat.is_not(None)
+                _scope(practice), t.c.specialty_group == "pt", t.c.lat.is_not(None)
             )
         ).all()
     frame = pd.DataFrame(rows, columns=["npi", "name", "lat", "lon"])
@@ -123,21 +122,32 @@ def shared_summary(engine: Engine, practice: Practice) -> pd.DataFrame:
     return out[cols]
 
 
+def _scope(practice: Practice) -> sa.ColumnElement[bool]:
+    t = db.provider
+    return t.c.data_source == "demo" if practice.is_demo else t.c.data_source != "demo"
+
+
 def signal_frame(engine: Engine, practice: Practice) -> pd.DataFrame:
-    """One row per NPI with any imported signal (columns `SIGNAL_COLUMNS`); NaN = no data."""
+    """One row per provider the practice can see that has any imported signal (columns
+    `SIGNAL_COLUMNS`; NaN = no data). Joined to `provider` in SQL, so a national Medicare file
+    of a million NPIs costs only the rows of the practice's own providers."""
+    t, v, p = db.provider, db.medicare_volume, db.procedure_volume
     with engine.connect() as conn:
         vol = pd.DataFrame(
             conn.execute(
-                sa.select(
-                    db.medicare_volume.c.npi, db.medicare_volume.c.tot_benes,
-                    db.medicare_volume.c.tot_srvcs, db.medicare_volume.c.provider_type,
-                )
+                sa.select(v.c.npi, v.c.tot_benes, v.c.tot_srvcs, v.c.provider_type)
+                .join(t, t.c.npi == v.c.npi)
+                .where(_scope(practice))
             ).all(),
             columns=["npi", "tot_benes", "tot_srvcs", "medicare_type"],
-        )  # fmt: skip
-        p = db.procedure_volume
+        )
         procs = pd.DataFrame(
-            conn.execute(sa.select(p.c.npi, sa.func.sum(p.c.tot_srvcs)).group_by(p.c.npi)).all(),
+            conn.execute(
+                sa.select(p.c.npi, sa.func.sum(p.c.tot_srvcs))
+                .join(t, t.c.npi == p.c.npi)
+                .where(_scope(practice))
+                .group_by(p.c.npi)
+            ).all(),
             columns=["npi", "pt_procedures"],
         )
     frame = vol.merge(procs, on="npi", how="outer")
@@ -146,6 +156,7 @@ def signal_frame(engine: Engine, practice: Practice) -> pd.DataFrame:
                 "competitor_count", "shared_share"):  # fmt: skip
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     frame["shared_label"] = frame["shared_label"].astype(object)
+    frame["medicare_type"] = frame["medicare_type"].astype(object)
     return frame[SIGNAL_COLUMNS]
 
 
