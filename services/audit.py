@@ -135,7 +135,11 @@ def _before_execute(conn, clause, multiparams, params, options):  # type: ignore
     if isinstance(clause, dml.Insert):
         original = clause  # the after-execute event is given the statement as passed in
         pending = _Pending(table, "insert", [])
-        if clause._returning or clause.select is not None or clause._return_defaults:
+        many = len(_param_sets(multiparams, params)) > 1
+        sqlite_many = many and conn.dialect.name == "sqlite"
+        if clause._returning or clause.select is not None or clause._return_defaults or sqlite_many:
+            # SQLite writes one transaction at a time: with its write lock taken, the rows above
+            # today's highest id are exactly this statement's, and its executemany stays fast.
             pending.max_id = _max_id_locked(conn, table)
         elif isinstance(clause.table, sa.Table):
             clause = clause.return_defaults(sort_by_parameter_order=True)
@@ -294,16 +298,25 @@ def _check_read(query: sa.Select) -> None:
                     auth.require(role, int(practice_id), actor)
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"cannot record a {type(value).__name__} in the audit trail")
+class _Encoder:
+    """JSON of one row; dates and timestamps as ISO text, each distinct value formatted once
+    (a bulk import repeats the same few dates and one timestamp thousands of times)."""
 
+    def __init__(self) -> None:
+        self.cache: dict[object, str] = {}
 
-def _json(row: dict[str, Any] | None) -> str | None:
-    return None if row is None else json.dumps(row, default=_plain, sort_keys=True)
+    def plain(self, value: object) -> object:
+        if isinstance(value, (datetime, date)):
+            text = self.cache.get(value)
+            if text is None:
+                text = self.cache[value] = value.isoformat()
+            return text
+        if isinstance(value, Decimal):
+            return float(value)
+        raise TypeError(f"cannot record a {type(value).__name__} in the audit trail")
+
+    def __call__(self, row: dict[str, Any] | None) -> str | None:
+        return None if row is None else json.dumps(row, default=self.plain, sort_keys=True)
 
 
 def _append(
@@ -318,13 +331,14 @@ def _append(
     now = datetime.now(UTC)
     txn = conn.info.get("audit_txn") or uuid.uuid4().hex
     note = conn.info.get("audit_note")
+    encode = _Encoder()
     rows_for_practice = [after or before for before, after in pairs]
     practices = _practice_of(conn, table, rows_for_practice)  # type: ignore[arg-type]
     records = [
         {
             "at": now, "actor": actor.email, "practice_id": pid, "table_name": table,
             "record_id": int((after or before)["id"]), "action": action,  # type: ignore[index]
-            "before": _json(before), "after": _json(after), "txn": txn, "note": note,
+            "before": encode(before), "after": encode(after), "txn": txn, "note": note,
         }
         for (before, after), pid in zip(pairs, practices, strict=True)
     ]  # fmt: skip
