@@ -376,7 +376,7 @@ def _seed(conn: Connection, data: DemoDataset) -> int:
     partner_ids: dict[str, int] = {}
     for p in data.partners:
         pid = conn.execute(
-            db.partner.insert().values(practice_id=practice_id, updated_at=p["added_at"], **p)
+            db.partner.insert().values(practice_id=practice_id, updated_at=now, **p)
         ).inserted_primary_key[0]
         partner_ids[p["npi"]] = pid
     conn.execute(
