@@ -7,8 +7,8 @@ Nominatim switched off: nothing leaves the machine.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -32,8 +32,13 @@ def fake() -> Iterator[FakeServices]:
 
 @pytest.fixture(scope="module")
 def live_app(fake: FakeServices, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db_path: Path = tmp_path_factory.mktemp("e2e_live") / "atlas.db"
-    url, proc = start_app(db_path, extra_env=fake.env())
+    folder = tmp_path_factory.mktemp("e2e_live")
+    env = {
+        **fake.env(),
+        "NPI_API_DEADLINE": "10",  # a hung registry is given up after 10 s, not 30
+        "REFERRAL_ATLAS_LOG_DIR": str(folder / "logs"),
+    }
+    url, proc = start_app(folder / "atlas.db", extra_env=env)
     yield url
     stop_app(proc)
 
@@ -92,4 +97,40 @@ def test_create_a_practice_then_search_and_see_its_providers_on_the_map(
     expect(page.get_by_text(re.compile(r"Last NPI Registry search: .* · \d+ new"))).to_be_visible()
     # a registry name with HTML in it is drawn as text, never as an element
     assert frame.locator("img[src=x]").count() == 0
+    assert outside_requests == []
+
+
+def test_a_hung_registry_can_be_stopped_and_a_hung_lookup_reads_as_a_plain_sentence(
+    page: Page, live_app: str, fake: FakeServices, outside_requests: list[str]
+) -> None:
+    """Runs after the test above: its practice is current and has a search to refresh."""
+    page.set_viewport_size({"width": 1366, "height": 900})
+    fake.npi.fault.hang = True
+    try:
+        page.goto(live_app)
+        page.get_by_role("button", name="Refresh").click(timeout=45_000)
+        stop = page.get_by_role("button", name="Stop search")
+        expect(stop).to_be_visible(timeout=15_000)
+        page.wait_for_timeout(1_000)  # the queries are out and hanging
+        started = time.monotonic()
+        stop.click()
+        expect(page.get_by_text(re.compile("The search was stopped"))).to_be_visible(timeout=8_000)
+        assert time.monotonic() - started < 8  # far less than the 10 s registry deadline
+        page.get_by_role("link", name="Settings").click()
+        expect(page.get_by_role("heading", name="Settings")).to_be_visible(timeout=30_000)
+        box = page.get_by_label("Practice NPI", exact=True)
+        box.fill("1740112234")
+        box.press("Enter")
+        page.wait_for_timeout(250)
+        started = time.monotonic()
+        page.get_by_role("button", name="Look up NPI").click()
+        warning = page.get_by_text(re.compile("The NPI Registry did not answer in time"))
+        expect(warning).to_be_visible(timeout=20_000)
+        assert time.monotonic() - started < 16  # the 10 s deadline and a page rerun
+        text = warning.inner_text()
+        assert "Type the name and address instead" in text
+        assert not any(w in text for w in ("Timeout", "HTTPConnectionPool", "Traceback"))
+    finally:
+        fake.npi.fault.hang = False
+        fake.npi.fault.unhang.set()
     assert outside_requests == []
