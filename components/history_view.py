@@ -89,6 +89,8 @@ def _undo(engine: Engine, entry_id: int) -> None:
     except Exception as exc:  # logged with a reference, shown in plain words
         flash_exception(SLOT, log, "The removal could not be undone.", exc)
         return
+    # a new table widget, so the row index selected before does not land on another entry
+    st.session_state["hist_view_gen"] = st.session_state.get("hist_view_gen", 0) + 1
     counts = audit.record_counts(steps)
     extra = sum(counts.values()) - 1
     flash(
@@ -178,7 +180,11 @@ def history_section(engine: Engine, practice: Practice) -> None:
         width="stretch",
         on_select="rerun",
         selection_mode="single-row",
-        key="hist_table_view",
+        key=f"hist_table_view_{st.session_state.get('hist_view_gen', 0)}",
+        column_config={
+            "Record": st.column_config.TextColumn(width="medium"),
+            "Change": st.column_config.TextColumn(width="large"),
+        },
     )
     rows = picked.selection.rows if picked is not None else []
     if rows:
