@@ -75,6 +75,7 @@ pages = [
     st.Page("pages/referrals.py", title="Referral log", icon=":material/swap_horiz:"),
     st.Page("pages/progress.py", title="Progress", icon=":material/trending_up:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+    st.Page("pages/data_files.py", title="Data files", icon=":material/dataset:"),
 ]
 if actor.can(auth.OWNER, st.session_state["practice_id"]):  # the owner's own pages
     pages += [
