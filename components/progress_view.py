@@ -446,6 +446,11 @@ def _table_slide(key: str, view: dict, engine: Engine, practice_id: int, today: 
         return "Change against 30 days earlier; counts over 30 days against the 30 days before."
     if key == "quiet":
         if view["quiet"].empty:
+            st.markdown(
+                "No partner's referrals fell well below their usual rate in the last 45 days. "
+                "A partner who sends one or more a month and then goes quiet will be listed "
+                "here, with the date of their last referral."
+            )
             return view["takeaways"]["quiet"]
         quiet_list(engine, practice_id, view["quiet"], today, key="meeting", limit=6)
         return view["takeaways"]["quiet"]
