@@ -49,10 +49,10 @@ def providers() -> list[str | None]:
 def _session_actor() -> auth.Actor | None:
     if get_script_run_ctx(suppress_warning=True) is None:
         return None  # a background thread: the services act as the system
-    if not sign_in_enabled():
-        return auth.LOCAL_USER
-    actor = st.session_state.get(_ACTOR_KEY)
-    return actor if isinstance(actor, auth.Actor) else auth.ANONYMOUS
+    actor = st.session_state.get(_ACTOR_KEY)  # set by the gate on every run (cheap to read)
+    if isinstance(actor, auth.Actor):
+        return actor
+    return auth.ANONYMOUS if sign_in_enabled() else auth.LOCAL_USER
 
 
 def _sign_in_page() -> None:
@@ -71,6 +71,7 @@ def sign_in_gate(engine_getter) -> auth.Actor:  # type: ignore[no-untyped-def]
     nothing but the sign-in page."""
     auth.set_resolver(_session_actor)
     if not sign_in_enabled():
+        st.session_state[_ACTOR_KEY] = auth.LOCAL_USER
         return auth.LOCAL_USER
     if not st.user.get("is_logged_in", False):
         st.session_state.pop(_ACTOR_KEY, None)
