@@ -286,3 +286,24 @@ def test_undo_is_refused_when_the_provider_was_added_again(clinic):
     with pytest.raises(audit.AuditError, match="added again"):
         audit.undo_delete(engine, removal.id)
     assert len(partners.list_partners(engine, pid, TODAY)) == 2  # nothing half-restored
+
+
+def test_the_history_page_shows_one_records_history_from_the_url(app_test):
+    from components.session import get_engine
+
+    at = app_test().run()
+    pid = at.session_state["practice_id"]
+    engine = get_engine()
+    first = int(partners.list_partners(engine, pid, TODAY)["partner_id"].iloc[0])
+    partners.update_partner(engine, pid, first, notes="Lunch visits only")
+    partners.remove_partner(engine, pid, first, confirmed=True)
+    at.query_params["table"] = "partner"
+    at.query_params["record"] = str(first)
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value
+    assert list(shown["Action"]) == ["removed", "changed", "added"]
+    assert set(shown["Record"].str.startswith(f"Partner #{first} ")) == {True}
+    assert "notes: — → Lunch visits only" in list(shown["Change"])
+    at.selectbox(key="hist_action").select("delete").run()
+    assert list(at.dataframe[0].value["Action"]) == ["removed"]
