@@ -252,6 +252,14 @@ def test_adding_a_referrer_by_npi_validates_the_check_digit(demo_engine, practic
     assert GOOD_NPI in set(directory["key"])
 
 
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x","Dr Lee")', "+Lee", "-Lee", "@Lee"])
+def test_a_formula_looking_referrer_name_is_refused(demo_engine, practice_id, name):
+    with pytest.raises(refs.ReferralError, match="spreadsheet formula"):
+        refs.add_referrer(demo_engine, practice_id, name=name)
+    with demo_engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.named_referrer)).scalar() == 0
+
+
 def test_a_referrer_known_only_by_name_is_reused_by_name(demo_engine, practice_id):
     key = refs.add_referrer(demo_engine, practice_id, name="Dr.  Ana Ruiz")
     assert refs.named_id(key) is not None

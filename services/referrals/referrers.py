@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services import db
+from services.exports import looks_like_formula
 from services.npi import npi_error
 from services.referrals.cells import ReferralError, named_key
 
@@ -77,6 +78,11 @@ def add_referrer(
     name = " ".join((name or "").split()) or None
     if name is not None and len(name) > 200:
         raise ReferralError("name: at most 200 characters")
+    if name is not None and looks_like_formula(name):
+        # A spreadsheet would run it once the name reaches an export, a letter or a list.
+        raise ReferralError(
+            "name: it starts like a spreadsheet formula (=, +, - or @); type the name without it"
+        )
     if npi is None and name is None:
         raise ReferralError("Give the referrer's NPI, or their name if the NPI is not known.")
     if isinstance(engine, Connection):
