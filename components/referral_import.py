@@ -144,9 +144,17 @@ def _import_check_and_run(
     )
     plan = parsed["plans"].get(key)
     if plan is None:
-        plan = importer.plan_import(
-            engine, practice.id, parsed["sheets"], mappings, dirs, practice.is_demo, today
-        )
+        try:
+            plan = importer.plan_import(
+                engine, practice.id, parsed["sheets"], mappings, dirs, practice.is_demo, today
+            )
+        except Exception as exc:  # a bug or a case no rule foresaw: log it, say so plainly
+            ref = logs.log_exception(log, "Checking a tracker's rows failed unexpectedly", exc)
+            st.error(
+                "The rows of this file could not be checked, so nothing can be imported yet "
+                f"(reference {ref} in the app's log)."
+            )
+            return
         parsed["plans"] = {key: plan}
     st.markdown(
         f"**Check:** {plan.valid:,} of {plan.total:,} rows are valid; "

@@ -480,3 +480,23 @@ def test_a_malformed_csv_shows_a_sentence_not_library_text(app_test):
     [error] = [e.value for e in at.error]
     assert "This file is not a CSV or Excel file we can read" in error
     assert "tokenizing" not in error and "C error" not in error
+
+
+def test_an_unexpected_failure_while_checking_rows_is_logged_with_a_reference(
+    app_test, monkeypatch, caplog
+):
+    from services import importer
+
+    def broken(*a, **k):
+        raise RuntimeError("boom inside the planner")
+
+    monkeypatch.setattr(importer, "plan_import", broken)
+    at = open_log(app_test)
+    at.session_state["ref_import_file"] = ("tracker.csv", TRACKER)
+    at.run()
+    assert not at.exception, at.exception
+    [error] = [e.value for e in at.error]
+    assert "could not be checked" in error and "reference" in error and "boom" not in error
+    logged = [r for r in caplog.records if "Checking a tracker" in r.getMessage()]
+    assert logged and logged[0].exc_info is not None
+    assert error.split("reference ")[1].split(" ")[0] in logged[0].getMessage()
