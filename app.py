@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import access, assets
+from components import access, assets, backup_view
 from components.session import bump_provider_revision, get_engine
 from components.text import md_escape
 from services import auth, config, demo, logs
@@ -41,6 +41,7 @@ try:
     # With sign-in configured, an unauthenticated request sees the sign-in page and stops here.
     actor = access.sign_in_gate(get_engine)
     engine = get_engine()
+    backup_view.run_daily_backup(engine)  # SQLite: at most once a day, into data/backups/
     if "demo_seeded" not in st.session_state:
         with auth.acting_as(auth.SYSTEM):  # the shared demo is seeded by the app, not a user
             demo.ensure_demo(engine)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.backup_view import backup_section
 from components.practice_setup import (
     delete_section,
     location_section,
@@ -39,3 +40,5 @@ if pending is not None or chosen is not None:
 if chosen is not None:
     st.page_link("pages/map.py", label="Find providers around this practice", icon="🗺️")
     delete_section(engine, chosen)
+
+backup_section(engine)  # owners of every practice only

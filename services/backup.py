@@ -46,7 +46,6 @@ DUMP_SUFFIX = ".atlas.jsonl.gz"
 #: Setting (env var or secrets.toml) for how many daily SQLite backups to keep.
 KEEP_SETTING = "REFERRAL_ATLAS_BACKUP_KEEP"
 DEFAULT_KEEP = 7
-BACKUP_DIR = config.DATA_DIR / "backups"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BATCH = 1000
 
@@ -387,6 +386,11 @@ def _reset_sequences(conn: Connection, backup: _Backup) -> None:
 # --- SQLite's automatic daily backup --------------------------------------------------------
 
 
+def backup_dir(engine: Engine) -> Path:
+    """Where a SQLite database's daily backups go: `backups/` in the database's folder."""
+    return Path(engine.url.database or ".").resolve().parent / "backups"
+
+
 def keep_count() -> int:
     raw = config.setting(KEEP_SETTING)
     try:
@@ -411,7 +415,9 @@ def daily_backup(
     """
     if not is_sqlite(engine) or engine.url.database in (None, "", ":memory:"):
         return None
-    folder = folder or BACKUP_DIR
+    # Beside the database (data/backups/ for the default data/referral_atlas.db), so each
+    # database file keeps its own series and a scratch database never displaces the real one's.
+    folder = folder or backup_dir(engine)
     keep = keep or keep_count()
     day = (today or db.localnow().date()).isoformat()
     target = folder / f"daily-{day}{SQLITE_SUFFIX}"
@@ -419,7 +425,8 @@ def daily_backup(
         return None
     try:
         partial = folder / f".daily-{day}.partial"
-        create_backup(engine, partial)
+        with auth.acting_as(auth.SYSTEM):  # the app's own job, whoever's click ran it
+            create_backup(engine, partial)
         partial.replace(target)  # a crash mid-copy never leaves a half file named as a backup
     except (OSError, sqlite3.Error, sa.exc.DBAPIError) as exc:
         log.error("automatic daily backup to %s failed: %s", folder, exc)

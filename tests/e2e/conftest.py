@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ON_POSTGRES
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROME_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,12 +49,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: On a PostgreSQL run, the cluster and the database standing in for each SQLite path.
+_PG: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_for_apps(request: pytest.FixtureRequest) -> None:
+    """On a PostgreSQL run the app servers get PostgreSQL databases from the run's cluster."""
+    if ON_POSTGRES:
+        _PG["cluster"] = request.getfixturevalue("pg_cluster")
+
+
+def database_url(db: Path | str) -> str:
+    """The URL an app started with `db` uses: a URL as given; for a path, that SQLite file, or
+    on a PostgreSQL run a fresh database of the cluster (the same one each time for a path)."""
+    if isinstance(db, str):
+        return db
+    if not ON_POSTGRES:
+        return f"sqlite:///{db}"
+    key = str(db)
+    if key not in _PG:
+        cluster = _PG["cluster"]
+        _PG[key] = cluster.create_database(template=cluster.template)  # type: ignore[attr-defined]
+    return str(_PG[key])
+
+
 def start_app(
-    db_path: Path, extra_env: dict[str, str] | None = None
+    db: Path | str, extra_env: dict[str, str] | None = None
 ) -> tuple[str, subprocess.Popen]:
-    """Start `streamlit run app.py` on a free port with its own database; wait until healthy."""
+    """Start `streamlit run app.py` on a free port on the database `db` (a SQLite path, or a
+    URL; see `database_url`), and wait until it is healthy."""
     port = _free_port()
-    env = {**os.environ, "REFERRAL_ATLAS_DB_URL": f"sqlite:///{db_path}", **(extra_env or {})}
+    env = {**os.environ, "REFERRAL_ATLAS_DB_URL": database_url(db), **(extra_env or {})}
     proc = subprocess.Popen(
         [
             sys.executable,
