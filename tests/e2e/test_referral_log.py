@@ -1,6 +1,6 @@
 """End to end in chromium: add a referral in the grid, save, reload the page, still see it.
 
-The grid is a canvas (glide-data-grid), so cells are reached by coordinates (STACK-NOTES §5):
+The grid is a canvas (glide-data-grid), so cells are reached by coordinates:
 header and rows are 35 px. Glide keeps an accessible table of the visible cells in the DOM,
 which is what the assertions read.
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from services import db
-from tests.e2e.conftest import start_app, stop_app
+from tests.e2e.conftest import database_url, start_app, stop_app
 
 ROW = 35
 
@@ -82,7 +82,7 @@ def test_add_a_referral_in_the_grid_save_reload_and_still_see_it(
     save.click()
     expect(page.get_by_text("Saved: 1 added.")).to_be_visible(timeout=15_000)
 
-    with sa.create_engine(f"sqlite:///{db_path}").connect() as conn:
+    with sa.create_engine(database_url(db_path)).connect() as conn:
         row = conn.execute(
             sa.select(db.referral.c.id, db.referral.c.partner_npi, db.referral.c.direction)
             .order_by(db.referral.c.id.desc())
@@ -100,4 +100,53 @@ def test_add_a_referral_in_the_grid_save_reload_and_still_see_it(
     cells = page.locator("[data-testid=stDataFrame] table")
     expect(cells.get_by_text(f"#{row.id}", exact=True)).to_have_count(1)
     expect(cells.get_by_text(row.partner_npi).first).to_be_attached()
+    assert outside_requests == []
+
+
+def test_an_edit_to_a_row_deleted_in_another_session_is_kept_and_restored(
+    page: Page, log_app: tuple[str, Path], outside_requests: list[str]
+) -> None:
+    """The grid's edit reaches the working copy without an on_change callback; another
+    session deletes the row; Save reports it and "Restore it with my changes" saves it anew."""
+    url, db_path = log_app
+    open_log(page, url)
+    engine = sa.create_engine(database_url(db_path))
+    grid = page.locator("[data-testid=stDataFrame]").first
+    box = grid.bounding_box()
+    assert box is not None
+    # The first row's Reason cell (columns: row marker, Ref, Check, Date, Partner, Direction,
+    # Reason): set it to "Neck".
+    page.mouse.click(box["x"] + 585, box["y"] + ROW + ROW / 2)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(700)
+    page.keyboard.type("Neck", delay=20)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    save = page.get_by_role("button", name="Save 1 change(s)")
+    expect(save).to_be_enabled(timeout=15_000)
+
+    first_id = int(page.locator("[data-testid=stDataFrame] table").get_by_text("#", exact=False)
+                   .first.inner_text().strip("#"))  # fmt: skip
+    with engine.begin() as conn:  # another session deletes that referral
+        conn.execute(sa.delete(db.referral).where(db.referral.c.id == first_id))
+
+    save.click()
+    expect(page.get_by_text(f"Referral #{first_id} was deleted in another session")).to_be_visible(
+        timeout=15_000
+    )
+    page.get_by_role("button", name="Restore it with my changes").click()
+    expect(page.get_by_text("was deleted in another session")).to_have_count(0, timeout=15_000)
+    page.wait_for_timeout(1000)
+    save = page.get_by_role("button", name="Save 1 change(s)")
+    expect(save).to_be_enabled(timeout=15_000)
+    save.click()
+    expect(page.get_by_text("Saved: 1 added.")).to_be_visible(timeout=15_000)
+    with engine.connect() as conn:
+        newest = conn.execute(
+            sa.select(db.referral.c.id, db.referral.c.reason_category)
+            .order_by(db.referral.c.id.desc())
+            .limit(1)
+        ).one()
+    assert newest.reason_category == "Neck"
     assert outside_requests == []
