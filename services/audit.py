@@ -217,9 +217,31 @@ def _after_execute(conn, clause, multiparams, params, options, result):  # type:
     else:
         rows = internal.execute(sa.select(full.c.id).where(full.c.id > (pending.max_id or 0)))
         ids = [r[0] for r in rows]
-    new_rows = _rows_by_id(internal, full, ids)
+    new_rows = _inserted_rows(full, ids, pending.max_id, result)
+    if new_rows is None:
+        new_rows = _rows_by_id(internal, full, ids)
     _check_write(conn, pending.table, "insert", new_rows)
     _append(conn, pending.table, "insert", [(None, r) for r in new_rows])
+
+
+def _inserted_rows(
+    table: sa.Table, ids: list[int], max_id: int | None, result: sa.CursorResult
+) -> list[dict[str, Any]] | None:
+    """The rows a SQLite executemany just inserted, from the values it was given (defaults
+    applied) instead of reading them back: with the write lock held since `max_id` was taken,
+    SQLite numbered them max_id+1, max_id+2, ... in the order given. None when that cannot be
+    shown to hold (then the caller reads the rows back)."""
+    if max_id is None or result.context is None or result.context.dialect.name != "sqlite":
+        return None
+    given = result.context.compiled_parameters
+    keys = list(table.c.keys())
+    if len(given) != len(ids) or ids != list(range(max_id + 1, max_id + 1 + len(ids))):
+        return None
+    if any("id" in p and p["id"] is not None for p in given):
+        return None
+    if any(set(p) - set(keys) for p in given[:1]):
+        return None
+    return [{**{k: p.get(k) for k in keys}, "id": i} for p, i in zip(given, ids, strict=True)]
 
 
 def _max_id_locked(conn: Connection, table: str) -> int:

@@ -165,6 +165,15 @@ def test_a_bulk_import_writes_one_audit_row_per_referral(demo_engine):
         }
     assert {r["record_id"] for r in rows} <= stored
     assert {json.loads(r["after"])["partner_npi"] for r in rows} == {npi}
+    # each "after" is the row exactly as stored (dates, defaults and all)
+    with demo_engine.connect() as conn:
+        r = db.referral
+        ids = [row["record_id"] for row in rows]
+        as_stored = {
+            m["id"]: json.loads(audit._Encoder()(dict(m)))
+            for m in conn.execute(sa.select(r).where(r.c.id.in_(ids))).mappings()
+        }
+    assert all(json.loads(row["after"]) == as_stored[row["record_id"]] for row in rows)
 
 
 def test_audit_time_is_utc_and_read_back_aware(clinic):
