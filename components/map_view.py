@@ -52,7 +52,7 @@ MAP_HEIGHT = 620  # the frame's fallback height; the CSS below fits it to the wi
 MAP_CSS = """
 <style>
 iframe[title="streamlit_folium.st_folium"] {
-    height: clamp(420px, calc(100vh - 250px), 860px) !important;
+    height: clamp(440px, calc(100vh - 400px), 900px) !important;
 }
 </style>
 """
@@ -160,7 +160,17 @@ def first_run_invitation() -> None:
 def provider_map(practice: Practice, near: pd.DataFrame, radius: float) -> dict | None:
     """Draw the map (full width) and its key; return st_folium's value."""
     st.markdown(MAP_CSS, unsafe_allow_html=True)
-    pm = build_map(practice, near, radius, selected=st.session_state.get("selected_npi"))
+    colour_by = "group"
+    if "shared_label" in near and near["shared_label"].notna().any():  # pairs were imported
+        shared = st.toggle(
+            "Colour by shared patients with PT competitors", key="map_colour_shared",
+            help="From the imported shared-patient data: red dots already send patients to a "
+            "PT competitor and none to you.",
+        )  # fmt: skip
+        colour_by = "shared" if shared else "group"
+    pm = build_map(
+        practice, near, radius, selected=st.session_state.get("selected_npi"), colour_by=colour_by
+    )
     returned = st_folium(
         pm.base,
         feature_group_to_add=pm.layers,
@@ -170,7 +180,7 @@ def provider_map(practice: Practice, near: pd.DataFrame, radius: float) -> dict 
         key="provider_map",
     )
     on_list = int(near["on_list"].sum())
-    st.html(legend_html())
+    st.html(legend_html(colour_by))
     st.caption(
         f"{len(near)} providers within {radius:g} mi · {on_list} on your list · click a dot "
         "to see the provider below the map. Map data © OpenStreetMap contributors."

@@ -51,8 +51,27 @@ SELECTED_STROKE = "#2563EB"  # blue ring: the provider shown in the card
 RETURNED_OBJECTS = ["last_active_drawing", "last_object_clicked_count"]
 #: Ways to colour the dots' fill: name -> function of the filtered frame giving one colour per
 #: row. The ring (on the list, new, selected) is independent of the fill.
+#: Shared patients (from imported data files): red for providers who share patients with PT
+#: competitors and none with you (the leakage to win back), orange for splitters, green for
+#: loyalists, grey where the files say nothing.
+SHARED_COLOURS = {"opportunity": "#D62728", "splitter": "#FF7F0E", "loyalist": "#2CA02C"}
+NO_SHARED_COLOUR = "#BBBBBB"
+SHARED_LEGEND = (
+    ("opportunity", "shares patients with PT competitors, not with you"),
+    ("splitter", "shares some with you, more with competitors"),
+    ("loyalist", "shares half or more with you"),
+)
+
+
+def _shared_colours(near: pd.DataFrame) -> list[str]:
+    labels = near["shared_label"].tolist() if "shared_label" in near else [None] * len(near)
+    return [SHARED_COLOURS.get(x, NO_SHARED_COLOUR) if isinstance(x, str) else NO_SHARED_COLOUR
+            for x in labels]  # fmt: skip
+
+
 COLOUR_BY: dict[str, Callable[[pd.DataFrame], list[str]]] = {
     "group": lambda near: [group_color(g) for g in near["specialty_group"].tolist()],
+    "shared": _shared_colours,
 }
 
 
@@ -127,43 +146,51 @@ def marker_styles(
     return styles
 
 
-def provider_features(
+def provider_payload(
     near: pd.DataFrame, selected: str | None = None, colour_by: str = "group"
 ) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of the providers: NPI, escaped tooltip (name, group,
-    specialty, distance, list status) and popup HTML, and the marker style."""
+    """What the browser needs to draw the providers, compact enough for 10,000 of them.
+
+    Columns, one entry per provider in the frame's order (best first): `npi`, `lat`, `lon`,
+    `tip` (escaped HTML: name, group and specialty, distance, list status) and `style` (an
+    index into `styles`, the few distinct marker styles).
+    """
     esc = {c: _escaped(near, c) for c in (
         "display_name", "specialty", "group_label", "npi", "stage", "new_since",
     )}  # fmt: skip
-    styles = marker_styles(near, selected, colour_by)
-    lats, lons = near["lat"].tolist(), near["lon"].tolist()
+    styles: list[dict[str, Any]] = []
+    style_index: dict[str, int] = {}
+    style_col: list[int] = []
+    for style in marker_styles(near, selected, colour_by):
+        key = json.dumps(style, sort_keys=True)
+        if key not in style_index:
+            style_index[key] = len(styles)
+            styles.append(style)
+        style_col.append(style_index[key])
     dists = near["distance_mi"].tolist()
     on_list = near["on_list"].astype(bool).tolist()
     approx = (near["geocode_precision"] == "zip").tolist()
-    features = []
+    tips = []
     for i in range(len(near)):
-        name = esc["display_name"][i]
-        tip = f"<b>{name}</b><br>{esc['group_label'][i]} · {esc['specialty'][i]}"
-        tip += f"<br>{dists[i]:.1f} mi"
+        tip = (
+            f"<b>{esc['display_name'][i]}</b><br>{esc['group_label'][i]} · "
+            f"{esc['specialty'][i]}<br>{dists[i]:.1f} mi"
+        )
         if approx[i]:
             tip += " · approximate location"
         if on_list[i]:
             tip += f"<br><b>On your list</b> ({esc['stage'][i]})"
         if esc["new_since"][i]:
             tip += f"<br><b>New since {esc['new_since'][i]}</b>"
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [lons[i], lats[i]]},
-                "properties": {
-                    "npi": esc["npi"][i],
-                    "tip": tip,
-                    "popup": tip + "<br><em>Details and “Add to targets” below the map.</em>",
-                    "style": styles[i],
-                },
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
+        tips.append(tip)
+    return {
+        "npi": esc["npi"],
+        "lat": [round(v, 6) for v in near["lat"].tolist()],
+        "lon": [round(v, 6) for v in near["lon"].tolist()],
+        "tip": tips,
+        "style": style_col,
+        "styles": styles,
+    }
 
 
 def _js_json(value: Any) -> str:
@@ -172,85 +199,131 @@ def _js_json(value: Any) -> str:
 
 class _ProviderLayer(MacroElement):
     """Applies the providers, the radius circle and the view fit to the living map (see the
-    module docstring). The data is serialised once, as fixed text (see `render`)."""
+    module docstring). One shared tooltip and one shared popup serve every dot, so 10,000
+    providers cost 10,000 canvas paths and nothing else."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function (map, data, circle, fitKey) {
             var st = window.__raLayer;
+            var SUFFIX = "<br><em>Details and “Add to targets” below the map.</em>";
             if (!st || st.map !== map) {
+                // The page sizes this frame from the window (CSS): fill it, whatever height
+                // streamlit-folium gave the map when it created it.
+                var box = map.getContainer();
+                box.style.height = "100vh";
+                map.invalidateSize();
+                // Leaflet focuses the map on mouse-down (for its keyboard controls); a plain
+                // focus() scrolls the page to show the whole frame, so the first click would
+                // land a few dozen pixels away from where the user pointed.
+                box.focus = function () {
+                    HTMLElement.prototype.focus.call(box, {preventScroll: true});
+                };
                 st = window.__raLayer = {
                     map: map,
                     renderer: L.canvas({padding: 0.5, tolerance: 2}),
                     byNpi: {},
-                    fitKey: null
+                    fitKey: null,
+                    tooltip: L.tooltip({direction: "top", offset: [0, -6]}),
+                    // closed by our own map-click handler below, not Leaflet's: Leaflet's closes
+                    // it on the very click that opened it (the click reaches the map too)
+                    popup: L.popup({maxWidth: 320, autoPan: false, closeOnClick: false}),
+                    popupNpi: null
                 };
                 st.group = L.featureGroup().addTo(map);
                 st.circle = L.circle(circle.center, {radius: circle.meters, color: "#0F766E",
                     weight: 2, fill: true, fillOpacity: 0.04, interactive: false,
                     renderer: st.renderer}).addTo(map);
-                st.here = function (e) {
-                    // Every provider whose dot is under the pointer, best first (the data's
-                    // order): the page offers them all, so no dot is out of reach.
-                    var p = map.latLngToContainerPoint(e.target.getLatLng()), found = [];
-                    st.group.eachLayer(function (m) {
-                        var q = map.latLngToContainerPoint(m.getLatLng());
-                        if (Math.abs(q.x - p.x) <= m.options.radius + 2 &&
-                            Math.abs(q.y - p.y) <= m.options.radius + 2) {
-                            found.push([m.feature.properties.order, m.feature.properties.npi]);
+                st.popupText = function (m) {
+                    var p = m.feature.properties, here = p.here || [];
+                    return p.tip + (here.length > 1 ? "<br><b>" + here.length +
+                        " providers here</b>: pick one below the map." : "") + SUFFIX;
+                };
+                // "preclick" runs before any click handler, streamlit-folium's included: the
+                // feature it sends to the page already lists every provider under the pointer
+                // (same building, or dots overlapping at this zoom), best first.
+                st.group.on("preclick", function (e) {
+                    var m = e.layer || e.propagatedFrom || e.target;
+                    if (!m || !m.feature) { return; }
+                    var p = map.latLngToContainerPoint(m.getLatLng()), found = [];
+                    st.group.eachLayer(function (o) {
+                        var q = map.latLngToContainerPoint(o.getLatLng());
+                        var r = o.options.radius + 2;
+                        if (Math.abs(q.x - p.x) <= r && Math.abs(q.y - p.y) <= r) {
+                            found.push([o.feature.properties.order, o.feature.properties.npi]);
                         }
                     });
                     found.sort(function (a, b) { return a[0] - b[0]; });
-                    e.target.feature.properties.here = found.map(function (f) { return f[1]; });
-                    if (found.length > 1) {
-                        e.target.setPopupContent(e.target.feature.properties.popup +
-                            "<br><b>" + found.length + " providers here</b>: pick one below " +
-                            "the map.");
+                    m.feature.properties.here = found.map(function (f) { return f[1]; });
+                    st.popupNpi = m.feature.properties.npi;
+                    st.hitAt = e.originalEvent && e.originalEvent.timeStamp;
+                    st.popup.setLatLng(m.getLatLng()).setContent(st.popupText(m)).openOn(map);
+                });
+                st.group.on("mouseover", function (e) {
+                    var m = e.layer || e.propagatedFrom;
+                    if (!m || !m.feature) { return; }
+                    st.tooltip.setLatLng(m.getLatLng()).setContent(m.feature.properties.tip);
+                    map.openTooltip(st.tooltip);
+                });
+                st.group.on("mouseout", function () { map.closeTooltip(st.tooltip); });
+                map.on("click", function (e) {
+                    if (!e.originalEvent || e.originalEvent.timeStamp !== st.hitAt) {
+                        map.closePopup(st.popup);  // a click on the map's background
                     }
-                };
+                });
+                map.on("popupclose", function (e) {
+                    if (e.popup === st.popup) { st.popupNpi = null; }
+                });
             }
             st.circle.setLatLng(circle.center);
             st.circle.setRadius(circle.meters);
-            var seen = {};
-            data.features.forEach(function (f, i) {
-                var p = f.properties, ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
-                p.order = i;
-                seen[p.npi] = true;
-                var m = st.byNpi[p.npi];
+            var seen = {}, n = data.npi.length, front = [];
+            var keys = data.styles.map(function (x) { return JSON.stringify(x); });
+            for (var i = 0; i < n; i++) {
+                var npi = data.npi[i], ll = [data.lat[i], data.lon[i]];
+                var style = data.styles[data.style[i]];
+                var props = {npi: npi, tip: data.tip[i], order: i, style: data.style[i]};
+                var f = {type: "Feature", properties: props,
+                         geometry: {type: "Point", coordinates: [ll[1], ll[0]]}};
+                seen[npi] = true;
+                var m = st.byNpi[npi];
                 if (m) {
                     var old = m.feature.properties;
+                    props.here = old.here;
                     m.feature = f;
-                    if (JSON.stringify(old.style) !== JSON.stringify(p.style)) {
-                        m.setStyle(L.extend({dashArray: null}, p.style));
-                        m.setRadius(p.style.radius);
-                    }
-                    if (old.tip !== p.tip) {
-                        m.setTooltipContent(p.tip);
-                        m.setPopupContent(p.popup);
+                    if (m._raKey !== keys[data.style[i]]) {
+                        m.setStyle(L.extend({dashArray: null}, style));
+                        m.setRadius(style.radius);
+                        m._raKey = keys[data.style[i]];
                     }
                     var cur = m.getLatLng();
                     if (cur.lat !== ll[0] || cur.lng !== ll[1]) { m.setLatLng(ll); }
                 } else {
-                    m = L.circleMarker(ll, L.extend({renderer: st.renderer}, p.style));
+                    m = L.circleMarker(ll, L.extend({renderer: st.renderer}, style));
                     m.feature = f;
-                    m.bindTooltip(p.tip, {direction: "top", offset: [0, -6]});
-                    m.bindPopup(p.popup, {maxWidth: 320, autoPan: false});
-                    m.on("click", st.here);
+                    m._raKey = keys[data.style[i]];
                     st.group.addLayer(m);
-                    st.byNpi[p.npi] = m;
+                    st.byNpi[npi] = m;
                 }
-                if (p.style.color === "{{ this.selected_stroke }}") { m.bringToFront(); }
-            });
+                if (style.color === "{{ this.selected_stroke }}") { front.push(m); }
+            }
+            front.forEach(function (m) { m.bringToFront(); });
             Object.keys(st.byNpi).forEach(function (npi) {
                 if (!seen[npi]) { st.group.removeLayer(st.byNpi[npi]); delete st.byNpi[npi]; }
             });
+            // An open popup stays open, with its provider's new text (e.g. "On your list").
+            if (st.popupNpi && st.byNpi[st.popupNpi]) {
+                st.popup.setContent(st.popupText(st.byNpi[st.popupNpi]));
+            } else if (st.popupNpi) {
+                map.closePopup(st.popup);
+            }
             if (st.fitKey !== fitKey) {
                 st.fitKey = fitKey;
                 map.fitBounds(L.latLng(circle.center).toBounds(2 * circle.meters),
                               {padding: [8, 8]});
             }
-            window.__raDrawn = data.features.length;
+            window.__raDrawn = n;
         })({{ this._parent._parent.get_name() }}, {{ this.data_json }}, {{ this.circle_json }},
            {{ this.fit_key }});
         {% endmacro %}
@@ -258,11 +331,11 @@ class _ProviderLayer(MacroElement):
     )
 
     def __init__(
-        self, features: dict[str, Any], center: tuple[float, float], radius_mi: float
+        self, payload: dict[str, Any], center: tuple[float, float], radius_mi: float
     ) -> None:
         super().__init__()
         self._name = "ProviderLayer"
-        self.data_json = _js_json(features)
+        self.data_json = _js_json(payload)
         meters = radius_mi * METERS_PER_MILE
         self.circle_json = _js_json({"center": list(center), "meters": meters})
         self.fit_key = _js_json(f"{center[0]:.6f},{center[1]:.6f},{meters:.1f}")
@@ -281,9 +354,13 @@ def _dot(color: str, ring: str = "#ffffff", width: int = 1, dashed: bool = False
     )
 
 
-def legend_html() -> str:
+def legend_html(colour_by: str = "group") -> str:
     """The colour key, drawn beside the map rather than over it, so it never hides a dot."""
-    parts = [_dot(g.color) + html.escape(g.label) for g in GROUPS]
+    if colour_by == "shared":
+        parts = [_dot(SHARED_COLOURS[k]) + html.escape(text) for k, text in SHARED_LEGEND]
+        parts.append(_dot(NO_SHARED_COLOUR) + "no shared-patient data")
+    else:
+        parts = [_dot(g.color) + html.escape(g.label) for g in GROUPS]
     parts += [
         _dot("#ffffff", TARGET_STROKE, 3) + "on your list",
         _dot("#ffffff", NEW_STROKE, 3) + "new since the last search",
@@ -312,6 +389,7 @@ def build_map(
         zoom_start=12,  # the feature group fits the view to the radius circle at once
         tiles="OpenStreetMap",  # carries the "© OpenStreetMap contributors" attribution
         control_scale=True,
+        zoom_snap=0.25,  # so the radius circle can fill the frame, not half of it
     )
     folium.Marker(
         center,
@@ -330,7 +408,7 @@ def build_map(
     localize_assets(base)
 
     layers = folium.FeatureGroup(name="Providers")
-    _ProviderLayer(provider_features(near, selected, colour_by), center, radius_mi).add_to(layers)
+    _ProviderLayer(provider_payload(near, selected, colour_by), center, radius_mi).add_to(layers)
     return ProviderMap(base, layers, center, len(near))
 
 

@@ -39,7 +39,7 @@ def test_map_page_draws_practice_radius_and_providers(app_test):
     assert args["js_links"] and all(link.startswith("/app/static/") for link in args["js_links"])
     assert all(link.startswith("/app/static/") for link in args["css_links"])
     # the provider layer and the radius circle travel as the in-place-updated feature group
-    assert '"npi":"2999' in args["feature_group"]
+    assert '"npi":["2999' in args["feature_group"]
     assert "L.circle(" in args["feature_group"]
     assert args["returned_objects"] == ["last_active_drawing", "last_object_clicked_count"]
     # the table lists providers inside the default 5-mile radius, best first

@@ -20,7 +20,7 @@ from components.provider_map import (
     legend_html,
     localize_assets,
     marker_styles,
-    provider_features,
+    provider_payload,
 )
 from services.practices import Practice
 from services.providers import providers_near
@@ -63,11 +63,10 @@ def test_radius_filter_keeps_only_providers_inside():
 
 
 def test_untrusted_text_is_escaped_in_tooltips_and_popups():
-    fc = provider_features(_near())
-    props = fc["features"][0]["properties"]
-    for html in (props["tip"], props["popup"]):
+    payload = provider_payload(_near())
+    for html in payload["tip"]:
         assert "<script" not in html and "<img" not in html and "<i>" not in html
-        assert "&lt;script&gt;" in html or "&lt;i&gt;" in html
+    assert "&lt;script&gt;" in payload["tip"][0] or "&lt;script&gt;" in payload["tip"][1]
     # ...and nowhere in the JavaScript that reaches the browser
     pm = build_map(PRACTICE, _near(), 5.0)
     script = _get_map_string(pm.base) + _get_feature_group_string(pm.layers, pm.base)
@@ -76,8 +75,10 @@ def test_untrusted_text_is_escaped_in_tooltips_and_popups():
 
 
 def test_targets_look_different_and_approximate_locations_are_dashed():
-    fc = provider_features(_near(on_list={"1234567893"}))
-    by_npi = {f["properties"]["npi"]: f["properties"]["style"] for f in fc["features"]}
+    payload = provider_payload(_near(on_list={"1234567893"}))
+    by_npi = {
+        npi: payload["styles"][i] for npi, i in zip(payload["npi"], payload["style"], strict=True)
+    }
     target, other = by_npi["1234567893"], by_npi["1245319599"]
     assert target["radius"] > other["radius"] and target["weight"] > other["weight"]
     assert target["color"] != other["color"]
@@ -120,8 +121,8 @@ def test_clicked_npi_reads_the_feature_not_the_coordinates(returned, expected):
 
 def test_map_returns_only_click_data_and_the_view_fits_the_radius_circle():
     assert "bounds" not in RETURNED_OBJECTS and "zoom" not in RETURNED_OBJECTS
-    fc = provider_features(_near())
-    assert json.loads(json.dumps(fc))["type"] == "FeatureCollection"
+    payload = provider_payload(_near())
+    assert json.loads(json.dumps(payload))["npi"] == _near()["npi"].tolist()
     small = _get_feature_group_string(build_map(PRACTICE, _near(), 2.0).layers, folium.Map())
     large = _get_feature_group_string(build_map(PRACTICE, _near(), 5.0).layers, folium.Map())
     # the fit is keyed on the circle: a new radius re-fits, an add (same circle) does not
