@@ -21,13 +21,14 @@ log = logging.getLogger(__name__)
 
 def _log_visit(engine: Engine, practice_id: int, row: dict, today: date, slot: str) -> None:
     try:
+        partner_id = row.get("partner_id") or quiet.partner_id_for(engine, practice_id, row["npi"])
         activities.log_activity(
             engine,
             practice_id,
             "visit",
             today,
-            partner_id=row["partner_id"],
-            notes=None if row["partner_id"] else f"Visit to {row['name']} (NPI {row['npi']}).",
+            partner_id=partner_id,
+            notes=None if partner_id else f"Visit to {row['name']} (NPI {row['npi']}).",
             today=today,
         )
     except Exception as exc:  # shown as a plain sentence with a log reference

@@ -8,6 +8,7 @@ from datetime import date
 import streamlit as st
 
 from components.feedback import show_flash
+from components.quiet_list import quiet_section
 from components.shell import page_preamble
 from components.targets.activities_tab import activities_tab
 from components.targets.common import SLOT
@@ -35,7 +36,10 @@ tabs = st.tabs(
 draw = [
     lambda: pipeline_tab(engine, practice, everyone, today, staff_default),
     lambda: activities_tab(engine, practice, everyone, acts, today, staff_default),
-    lambda: week_panel(acts, outreach.weekly_checklist(engine, practice, today, acts), today),
+    lambda: (
+        week_panel(acts, outreach.weekly_checklist(engine, practice, today, acts), today),
+        quiet_section(engine, practice.id, today),  # who went quiet: a visit is one click
+    ),
     lambda: letters_panel(engine, practice, everyone, today, staff_default),
     lambda: planner_panel(practice, everyone),
 ]

@@ -120,3 +120,12 @@ def quiet_partners(engine: Engine, practice_id: int, on: date) -> pd.DataFrame:
         )
     out["partner_id"] = out["npi"].map(ids).astype(object).where(out["npi"].isin(ids), None)
     return out
+
+
+def partner_id_for(engine: Engine, practice_id: int, npi: str) -> int | None:
+    """The practice's partner-list id for a provider, or None when it is not on the list."""
+    p = db.partner
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(p.c.id).where(p.c.practice_id == practice_id, p.c.npi == npi)
+        ).scalar()
