@@ -278,6 +278,60 @@ tracker_import = sa.Table(
 )
 
 
+# Imported public data files: per-NPI signals for the referral-potential score. Each row keeps
+# its data year; a newer year's import replaces the older year's values.
+medicare_volume = sa.Table(
+    "medicare_volume",
+    metadata,
+    sa.Column("npi", sa.String(10), primary_key=True),
+    sa.Column("data_year", sa.Integer, nullable=False),
+    sa.Column("tot_benes", sa.Integer),  # NULL = suppressed or missing ("no data"), never 0
+    sa.Column("tot_srvcs", sa.Float),
+    sa.Column("provider_type", sa.String(100)),  # the Medicare specialty
+)
+
+# PT-generating procedures (see services/datafiles/procedures.py), per NPI and code.
+procedure_volume = sa.Table(
+    "procedure_volume",
+    metadata,
+    sa.Column("npi", sa.String(10), primary_key=True),
+    sa.Column("hcpcs_cd", sa.String(10), primary_key=True),
+    sa.Column("data_year", sa.Integer, nullable=False),
+    sa.Column("tot_srvcs", sa.Float),
+    sa.Column("tot_benes", sa.Integer),
+)
+
+# Shared-patient pairs, kept only where one side matters to a practice; npi_from saw the
+# patients first. Shared patients in time order, not proven referrals.
+shared_patient_pair = sa.Table(
+    "shared_patient_pair",
+    metadata,
+    sa.Column("npi_from", sa.String(10), primary_key=True),
+    sa.Column("npi_to", sa.String(10), primary_key=True),
+    sa.Column("data_year", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),  # cms_shared_patients / hop_teaming
+    sa.Column("patient_count", sa.Integer),
+    sa.Column("transaction_count", sa.Integer),
+    sa.Index("ix_shared_pair_to", "npi_to"),
+)
+
+# One row per data-file import: what was read, kept and skipped, and why.
+data_file_import = sa.Table(
+    "data_file_import",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("file_name", sa.String(300), nullable=False),
+    sa.Column("data_year", sa.Integer),
+    sa.Column("rows_read", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_kept", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_skipped", sa.Integer, nullable=False, default=0),
+    sa.Column("details", sa.Text),
+    sa.Column("practice_id", sa.Integer, sa.ForeignKey("practice.id", ondelete="SET NULL")),
+    sa.Column("imported_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+
 # Who may do what in which practice (see services/auth.py); instance owners come from settings.
 app_user = sa.Table(
     "app_user",
@@ -346,6 +400,13 @@ def _migrate_to_6(conn: Connection) -> None:
     tracker_import.create(conn, checkfirst=True)
 
 
+def _migrate_to_7(conn: Connection) -> None:
+    """Version 7: imported public data files (Medicare volumes, PT-generating procedures,
+    shared-patient pairs) and the record of each import."""
+    for table in (medicare_volume, procedure_volume, shared_patient_pair, data_file_import):
+        table.create(conn, checkfirst=True)
+
+
 def _migrate_to_8(conn: Connection) -> None:
     """Version 8: users with per-practice roles, and the audit trail."""
     app_user.create(conn, checkfirst=True)
@@ -367,6 +428,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     4: _migrate_to_4,
     5: _migrate_to_5,
     6: _migrate_to_6,
+    7: _migrate_to_7,
     8: _migrate_to_8,
 }
 
