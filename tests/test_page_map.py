@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import sqlalchemy as sa
 
@@ -184,7 +185,9 @@ def test_selecting_rows_in_the_table_adds_them_all(app_test):
     free = table.index[table["stage"] == ""][:3].tolist()
     npis = table.loc[free, "npi"].tolist()
     at.session_state[table_key(practice_id, table["npi"].tolist())] = {
-        "edited_rows": {i: {"add": True} for i in free}, "added_rows": [], "deleted_rows": []
+        "edited_rows": {i: {"add": True} for i in free},
+        "added_rows": [],
+        "deleted_rows": [],
     }
     at.run()
     assert at.button(key="add_selected").label == "Add 3 selected to targets"
@@ -202,3 +205,107 @@ def test_corrupt_database_gives_a_clear_message_not_a_stack_trace(app_test, db_u
     at = app_test().run()
     assert not at.exception, at.exception
     assert any("could not be opened" in e.value for e in at.error)
+
+
+def test_suggested_list_review_untick_and_add_in_one_action(app_test):
+    at = app_test().run()
+    practice_id = at.session_state["practice_id"]
+    before = set(_partner_npis(practice_id))
+    at.button(key="suggest_btn").click().run()
+    assert not at.exception, at.exception
+    proposal = at.session_state["map_suggested"]
+    assert 15 <= len(proposal) <= 20 and not set(proposal) & before
+    editor_key = next(k for k in at.session_state if str(k).startswith("suggest_editor:"))
+    at.session_state[editor_key] = {
+        "edited_rows": {0: {"add": False}}, "added_rows": [], "deleted_rows": []
+    }  # fmt: skip
+    at.run()
+    button = at.button(key="add_suggested")
+    assert button.label == f"Add {len(proposal) - 1} suggested to targets"
+    button.click().run()
+    assert not at.exception, at.exception
+    added = set(_partner_npis(practice_id)) - before
+    assert added == set(proposal[1:])  # all but the unticked one, in one action
+    assert any(f"Added {len(proposal) - 1} providers" in s.value for s in at.success)
+    assert "map_suggested" not in at.session_state
+
+
+def test_add_failure_adds_nobody_and_says_so(app_test, monkeypatch):
+    from services import partners
+
+    at = app_test().run()
+    practice_id = at.session_state["practice_id"]
+    before = _partner_npis(practice_id)
+    at.button(key="suggest_btn").click().run()
+
+    def broken(*args, **kwargs):
+        raise partners.PartnerError("Unknown provider NPI: 1234567893")
+
+    monkeypatch.setattr("components.map_view.add_targets", broken)
+    at.button(key="add_suggested").click().run()
+    assert not at.exception, at.exception
+    assert _partner_npis(practice_id) == before
+    assert any("Nothing was added" in e.value for e in at.error)
+
+
+def test_demo_invites_the_owner_to_start_with_their_own_practice(app_test):
+    at = app_test().run()
+    assert at.button(key="start_own").label == "Start with your own practice"
+    at.button(key="start_own").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["setup_from_map"] is True
+    assert any(t.value == "Settings" for t in at.title)
+
+
+def test_a_new_practice_opens_on_the_map_with_the_search_started(app_test, monkeypatch):
+    from services.practices import PracticeInput, create_practice
+    from tests.fake_services import FakeServices, synthetic_area
+
+    with FakeServices() as fake:
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=2)
+        at = app_test()
+        p = create_practice(
+            get_engine(),
+            PracticeInput(name="New PT", zip="80206", lat=39.7326, lon=-104.9530,
+                          default_radius_mi=2.0, geocode_source="manual"),
+        )  # fmt: skip
+        at.session_state["practice_id"] = p.id
+        at.session_state["map_groups"] = ["ortho"]
+        at.run()
+        # no search yet: one sentence says what to do next, and no empty table is drawn
+        assert any("press **Search the NPI Registry**" in m.value for m in at.markdown)
+        assert len(at.dataframe) == 0
+        # what the practice set-up leaves when it was reached from the map's invitation
+        at.session_state["map_autostart"] = p.id
+        at.run()
+        assert not at.exception, at.exception
+        assert "live_job" in at.session_state  # the registry search has started by itself
+        deadline = time.monotonic() + 60
+        while "live_job" in at.session_state:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+            at.run()
+        assert fake.npi.requests
+        assert any(s.value.startswith("Found ") for s in at.success)
+        assert len(at.dataframe[0].value) >= 1
+
+
+def test_map_flash_stays_until_the_next_action(app_test):
+    at = app_test().run()
+    table = at.dataframe[0].value
+    npi = table["npi"].iloc[0]
+    comp = _map_component(at)
+    at.session_state[comp.key] = {
+        "last_active_drawing": {"type": "Feature", "properties": {"npi": npi}},
+        "last_object_clicked_count": 1,
+    }
+    at.run()
+    at.button(key="add_to_targets").click().run()
+    assert any("to your targets" in s.value for s in at.success)
+    at.run()
+    at.run()  # the map's own reruns do not wipe it
+    assert any("to your targets" in s.value for s in at.success)
+    at.slider(key="_w_radius").set_value(3.0).run()  # the next action does
+    assert not any("to your targets" in s.value for s in at.success)
