@@ -123,3 +123,37 @@ def test_card_shows_the_figures_the_sources_and_no_data(app_test, tmp_path):
     table = at.table[0].value
     assert table.loc["Volume factor", "Value"] == "no data"
     assert table.loc["Procedure factor", "Value"] == "no data"
+
+
+def test_map_colours_providers_who_share_patients_with_a_competitor(app_test, tmp_path):
+    import pandas as pd
+
+    from components.provider_map import COLOUR_BY, NO_SHARED_COLOUR, SHARED_COLOURS, legend_html
+    from services.datafiles import shared_patients
+
+    frame = pd.DataFrame({"shared_label": ["opportunity", None, "loyalist", "splitter"]})
+    assert COLOUR_BY["shared"](frame) == [
+        SHARED_COLOURS["opportunity"], NO_SHARED_COLOUR, SHARED_COLOURS["loyalist"],
+        SHARED_COLOURS["splitter"],
+    ]  # fmt: skip
+    assert "shares patients with PT competitors, not with you" in legend_html("shared")
+
+    at = app_test().run()
+    assert not at.exception
+    assert not [t for t in at.toggle if t.key == "map_colour_shared"]  # no pairs: no option
+    engine = get_engine()
+    practice = next(p for p in list_practices(engine) if p.is_demo)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(db.provider.c.npi, db.provider.c.specialty_group)).all()
+    ortho = next(r.npi for r in rows if r.specialty_group == "ortho")
+    comp = next(r.npi for r in rows if r.specialty_group == "pt")
+    keep = shared_patients.relevant_npis(engine, practice)
+    shared_patients.import_pairs(
+        engine, s.write_pairs_cms(tmp_path / "p_2015.txt", [(ortho, comp, 40, 33, 0)]), "cms", keep
+    )
+    at.session_state["provider_revision"] = 98
+    at.run()
+    at.toggle(key="map_colour_shared").set_value(True).run()
+    assert not at.exception
+    html_blocks = " ".join(str(h.proto.body) for h in at.get("html"))
+    assert "shares patients with PT competitors, not with you" in html_blocks
