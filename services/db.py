@@ -476,11 +476,18 @@ def upgrade(engine: Engine) -> int:
 # --- engine ---------------------------------------------------------------------------------
 
 
+#: How long a SQLite writer waits for another's lock before "database is locked". SQLite's
+#: lock is not a queue: waiters poll, so under many concurrent writers on a busy machine one can
+#: be passed over for seconds (5 s was exceeded in the 20-session load benchmark); a save that
+#: waits is better than one that fails.
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     """WAL lets readers work while a writer commits; the busy timeout makes a second writer
     wait instead of failing at once with "database is locked"."""
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout = 5000")
+    cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
     cur.execute("PRAGMA journal_mode = WAL")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.close()
@@ -500,7 +507,9 @@ def make_engine(url: str | None = None) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"Cannot create the data folder {path.parent}: {exc}") from exc
-    engine = sa.create_engine(url, connect_args={"timeout": 5} if is_sqlite else {})
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S} if is_sqlite else {}
+    )
     if is_sqlite:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     try:
