@@ -105,8 +105,8 @@ class _Internal:
     def execute(self, statement: Any, params: Any = None) -> sa.CursorResult:
         return self.conn.execute(statement, params, execution_options=_INTERNAL)
 
-    def exec_driver_sql(self, statement: str) -> sa.CursorResult:
-        return self.conn.exec_driver_sql(statement, execution_options=_INTERNAL)
+    def exec_driver_sql(self, statement: str, params: Any = None) -> sa.CursorResult:
+        return self.conn.exec_driver_sql(statement, params, execution_options=_INTERNAL)
 
 
 def _is_internal(conn: Connection, options: dict) -> bool:
@@ -325,13 +325,17 @@ class _Encoder:
     (a bulk import repeats the same few dates and one timestamp thousands of times)."""
 
     def __init__(self) -> None:
-        self.cache: dict[object, str] = {}
+        # keyed by identity (the rows keep every value alive while one batch is encoded);
+        # hashing an aware timestamp costs more than formatting it
+        self.cache: dict[int, tuple[object, str]] = {}
 
     def plain(self, value: object) -> object:
         if isinstance(value, (datetime, date)):
-            text = self.cache.get(value)
-            if text is None:
-                text = self.cache[value] = value.isoformat()
+            hit = self.cache.get(id(value))
+            if hit is not None and hit[0] is value:
+                return hit[1]
+            text = value.isoformat()
+            self.cache[id(value)] = (value, text)
             return text
         if isinstance(value, Decimal):
             return float(value)
@@ -364,7 +368,27 @@ def _append(
         }
         for (before, after), pid in zip(pairs, practices, strict=True)
     ]  # fmt: skip
-    _Internal(conn).execute(db.audit_log.insert(), records)
+    if conn.dialect.name == "sqlite" and len(records) > 1:
+        _insert_plain_sqlite(conn, now, records)
+    else:
+        _Internal(conn).execute(db.audit_log.insert(), records)
+
+
+_AUDIT_COLUMNS = ("at", "actor", "practice_id", "table_name", "record_id", "action", "before",
+                  "after", "txn", "note")  # fmt: skip
+
+
+def _insert_plain_sqlite(conn: Connection, now: datetime, records: list[dict[str, Any]]) -> None:
+    """A batch of audit rows through the driver's own executemany: the values are plain text
+    and numbers already, and the one timestamp is written in the text form SQLAlchemy stores
+    (and reads back) for a DATETIME on SQLite, so per-value type processing is skipped."""
+    at = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    sql = (
+        f"INSERT INTO audit_log ({', '.join(_AUDIT_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in _AUDIT_COLUMNS)})"
+    )
+    rows = [(at, *(r[c] for c in _AUDIT_COLUMNS[1:])) for r in records]
+    _Internal(conn).exec_driver_sql(sql, rows)
 
 
 # --- reading the trail -------------------------------------------------------------------------

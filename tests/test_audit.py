@@ -174,6 +174,9 @@ def test_a_bulk_import_writes_one_audit_row_per_referral(demo_engine):
             for m in conn.execute(sa.select(r).where(r.c.id.in_(ids))).mappings()
         }
     assert all(json.loads(row["after"]) == as_stored[row["record_id"]] for row in rows)
+    newest = audit.history(demo_engine, pid, table="referral", limit=120)
+    assert {e.record_id for e in newest} == set(ids)
+    assert all(abs(e.at - datetime.now(UTC)) < timedelta(minutes=5) for e in newest)
 
 
 def test_audit_time_is_utc_and_read_back_aware(clinic):
