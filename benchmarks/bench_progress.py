@@ -1,15 +1,17 @@
-"""Progress page, server side, on two years of a 5-location group (issue 6).
+"""Progress page, server side, on two years of a 5-location group.
 
 Data: 5 practices, 500 partners (with stage history), 50,000 referrals and 5,000 activities
 over the last 730 days, in a temporary SQLite database. The page runs under AppTest with the
 real app.py around it, showing the group total (the heaviest view: every location at once).
 
 Figures:
-- first render (cold process: imports, demo seed, first load);
-- warm rerun (same inputs; what a slide change or a widget click costs) — bound ≤ 1 s;
+- first render (cold process: imports, demo seed, first load) — reported;
+- cold page render (the app's code loaded, every cache empty: the data read from SQLite,
+  every metric and figure computed and drawn) — bound ≤ 2 s;
+- warm rerun (same inputs; what a slide change or a widget click costs) — bound ≤ 0.3 s;
 - new date range (process and data cache warm, metrics and figures recomputed) — bound ≤ 1 s;
 - after a new referral is logged (data reloaded from SQLite as well) — reported.
-Exit code 1 when a bound is missed.
+Exit code 1 when a bound is missed. Figures taken while other work loads the machine run slow.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from services.specialties import GROUPS  # noqa: E402
 
 LOCATIONS, PARTNERS, REFERRALS, ACTIVITIES, DAYS = 5, 500, 50_000, 5_000, 730
 BOUND_S = 1.0
+COLD_BOUND_S = 2.0
+WARM_BOUND_S = 0.3
 REPEATS = 7
 
 
@@ -148,6 +152,14 @@ def main() -> int:
         assert at.dataframe[0].value["location"].iloc[-1] == f"Total ({LOCATIONS} locations)"
         print(f"first render (cold process, group total): {cold:.2f} s")
 
+        import streamlit as st
+
+        def cold_render() -> None:
+            st.cache_resource.clear()
+            at.run()
+
+        colds = [timed(cold_render) for _ in range(3)]
+        assert not at.exception, at.exception
         warm = [timed(at.run) for _ in range(REPEATS)]
         assert not at.exception, at.exception
         ranges = []
@@ -169,12 +181,18 @@ def main() -> int:
     def fmt(xs: list[float]) -> str:
         return f"median {statistics.median(xs):.3f} s, max {max(xs):.3f} s (n={len(xs)})"
 
+    print(f"cold page render (caches empty):    {fmt(colds)}")
     print(f"warm rerun, same inputs:            {fmt(warm)}")
     print(f"warm, new date range (recomputed):  {fmt(ranges)}")
     print(f"after a new referral (reloaded):    {fmt(changed)}")
-    ok = statistics.median(warm) <= BOUND_S and statistics.median(ranges) <= BOUND_S
-    print(f"bound: median warm render ≤ {BOUND_S:.1f} s — {'met' if ok else 'MISSED'}")
-    return 0 if ok else 1
+    checks = [
+        ("cold page render", statistics.median(colds), COLD_BOUND_S),
+        ("warm rerun", statistics.median(warm), WARM_BOUND_S),
+        ("new date range", statistics.median(ranges), BOUND_S),
+    ]
+    for name, got, bound in checks:
+        print(f"bound: median {name} ≤ {bound:.1f} s — {'met' if got <= bound else 'MISSED'}")
+    return 0 if all(got <= bound for _name, got, bound in checks) else 1
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def _view(  # type: ignore[no-untyped-def]
     takeaways = {
         "growth": slides.growth_takeaway(by_key["growth"].numbers),
         "referrals_by_month": slides.referrals_by_month_takeaway(
-            playbook.referrals_by_month(data, first, last)
+            by_key["referrals_by_month"].numbers  # the chart's own numbers: no second pass
         ),
         "funnel": slides.funnel_takeaway(by_key["funnel"].numbers, leaked),
         "visits": slides.visits_takeaway(by_key["visits"].numbers),
