@@ -24,6 +24,7 @@ from components.feedback import clear_flash, flash, flash_exception, show_flash
 from components.text import md_escape
 from services import referrals as refs
 from services.exports import to_csv_bytes, to_xlsx_bytes
+from services.metrics import DEFINITIONS
 from services.practices import Practice
 from services.referrals.working_copy import WorkingCopy, save_summary
 
@@ -328,30 +329,33 @@ def conversion_tab(state: WorkingCopy, labels: dict[str, str], saved: pd.DataFra
         "conversion", state.rev, lambda: refs.conversion(saved)
     )
     k = st.columns(5)
-    k[0].metric("Received", overall["received"])
+    k[0].metric("Received", overall["received"], help=DEFINITIONS["received"])
     k[1].metric(
         "Evaluated",
         overall["evaluated"],
         f"{overall['evaluated_rate']:.0%} of received" if overall["received"] else None,
         delta_color="off",
+        help=DEFINITIONS["conversion"],
     )
     days = overall["median_days_to_first_visit"]
     k[2].metric("Median days to first visit", "–" if pd.isna(days) else f"{days:g}")
-    k[3].metric("Lost", overall["lost"])
+    k[3].metric("Lost", overall["lost"], help=DEFINITIONS["lost"])
     k[4].metric(
         "Leaked (went elsewhere)",
         overall["leaked"],
         f"{overall['leakage_rate']:.0%} of received" if overall["received"] else None,
         delta_color="off",
+        help=DEFINITIONS["leakage"],
     )
     if overall["received"]:
         st.plotly_chart(
             ed.funnel_figure(overall), key="ref_funnel", config={"displayModeBar": False}
         )
     st.caption(
-        "Received referrals only. A lost referral counts as received (a no-show also as "
-        "scheduled); 'went elsewhere' is leakage. Playbook context: 55–65% of referrals leak "
-        "out of network (industry estimate)."
+        "Every received referral in the log (Progress shows the same counts for a chosen "
+        "period). A lost referral counts as received (a no-show also as scheduled); 'went "
+        "elsewhere' is leakage. Playbook context: 55–65% of referrals leak out of network "
+        "(the playbook's own statement)."
     )
     st.subheader("By partner")
     table = per_partner.assign(

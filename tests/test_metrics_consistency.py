@@ -104,6 +104,8 @@ def test_the_two_pages_show_the_same_numbers(app_test):
     log_received = int(_value(at, "Received"))
     log_evaluated = int(_value(at, "Evaluated"))
     log_leaked = int(_value(at, "Leaked (went elsewhere)"))
+    leaked_tile = next(m for m in at.metric if m.label == "Leaked (went elsewhere)")
+    assert leaked_tile.help == metrics.DEFINITIONS["leakage"]  # the one definition, on both pages
 
     at.switch_page("pages/progress.py").run()
     today = date.today()
