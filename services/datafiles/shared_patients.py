@@ -138,8 +138,9 @@ def import_pairs(
     con = common.duckdb_connection()
     try:
         con.execute("CREATE TEMP TABLE keep_npi (npi BIGINT PRIMARY KEY)")
-        con.executemany(
-            "INSERT INTO keep_npi VALUES (?)", [(int(n),) for n in sorted(keep_npis) if n.isdigit()]
+        con.execute(
+            "INSERT INTO keep_npi SELECT DISTINCT unnest(?::BIGINT[])",
+            [sorted(int(n) for n in keep_npis if n.isdigit())],
         )
         a, b = cols[0], cols[1]
         patients, trans = (cols[3], cols[2]) if layout == "cms" else (cols[2], cols[3])
