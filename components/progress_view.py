@@ -224,7 +224,9 @@ def _slide_picker() -> None:
         st.session_state["progress_slides"] = list(picked) or list(slides.DEFAULT_SLIDES)
 
     st.session_state["_w_progress_slides"] = st.session_state["progress_slides"]
-    st.multiselect(
+    chosen = st.session_state["progress_slides"]
+    label = "all" if chosen == list(slides.DEFAULT_SLIDES) else f"{len(chosen)} chosen"
+    st.expander(f"Meeting slides ({label})", icon=":material/view_carousel:").multiselect(
         "Meeting slides, in order",
         list(slides.SLIDES),
         key="_w_progress_slides",

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from services import outreach, playbook
+from services.metrics import DEFINITIONS
 
 
 def week_panel(acts: pd.DataFrame, checklist: list[outreach.ChecklistItem], today: date) -> None:
@@ -21,7 +22,7 @@ def week_panel(acts: pd.DataFrame, checklist: list[outreach.ChecklistItem], toda
         st.metric(
             f"Outreach visits this week ({monday:%b} {monday.day}–{sunday:%b} {sunday.day})",
             f"{visits} of {low}–{high}",
-            help="Visits and lunches logged this week, against the playbook's 2–3 a week.",
+            help=DEFINITIONS["outreach_visits"] + " The playbook's pace is 2–3 a week.",
         )
         st.progress(min(1.0, visits / high))
         st.caption(
@@ -41,7 +42,7 @@ def week_panel(acts: pd.DataFrame, checklist: list[outreach.ChecklistItem], toda
             y="visits",
             height=190,
             x_label="Week of",
-            y_label="Visits",
+            y_label="Outreach visits",
             sort=False,
         )
     st.markdown("##### The playbook's weekly steps")
