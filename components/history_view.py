@@ -80,6 +80,19 @@ def _frame(entries: list[audit.Entry]) -> pd.DataFrame:
     )
 
 
+def record_history_link(table: str, record_id: int, label: str = "History") -> None:
+    """A link to one record's history (owners only; nothing for anyone else). For the pages
+    that show a partner, a referral or an activity: `record_history_link("partner", 12)`."""
+    if not auth.current_actor().can(auth.OWNER, st.session_state.get("practice_id")):
+        return
+    st.page_link(
+        "pages/history.py",
+        label=label,
+        icon=":material/history:",
+        query_params={"table": table, "record": str(int(record_id))},
+    )
+
+
 def _undo(engine: Engine, entry_id: int) -> None:
     try:
         steps = audit.undo_delete(engine, entry_id)
@@ -148,6 +161,8 @@ def _details(engine: Engine, entry: audit.Entry) -> None:
         hide_index=True,
         width="stretch",
     )  # fmt: skip
+    if st.query_params.get("record") != str(entry.record_id):
+        record_history_link(entry.table_name, entry.record_id, "Only this record's history")
     if entry.undoable:
         st.button(
             "Undo this removal",

@@ -136,6 +136,20 @@ def test_referral_insert_edit_delete_are_audited(demo_engine):
     assert len({r["txn"] for r in rows}) == 1
 
 
+def test_a_referrer_known_only_by_name_is_audited_and_viewers_cannot_add_one(clinic):
+    engine, pid, _, _ = clinic
+    viewer = auth.Actor("val@clinic.test", {pid: auth.VIEWER})
+    with auth.acting_as(viewer), pytest.raises(auth.PermissionDenied):
+        refs.add_referrer(engine, pid, name="Dr Forged")
+    key = refs.add_referrer(engine, pid, name="Dr Wells")
+    row = last(engine, "named_referrer")
+    assert (row["action"], row["practice_id"]) == ("insert", pid)
+    assert json.loads(row["after"])["name"] == "Dr Wells" and key.endswith(str(row["record_id"]))
+    assert all(
+        json.loads(r["after"])["name"] != "Dr Forged" for r in trail(engine, "named_referrer")
+    )
+
+
 def test_a_bulk_import_writes_one_audit_row_per_referral(demo_engine):
     from services import importer
 
