@@ -115,9 +115,7 @@ def status_section(engine: Engine) -> None:
         st.caption("No file imported yet.")
         return
     history["data_year"] = [_year(y) for y in history["data_year"]]
-    history["kind"] = [
-        kinds.KINDS_BY_KEY[k].label if k in kinds.KINDS_BY_KEY else k for k in history["kind"]
-    ]
+    history["kind"] = [kinds.RECORD_LABELS.get(k, k) for k in history["kind"]]
     st.dataframe(
         history,
         hide_index=True,

@@ -157,3 +157,26 @@ def test_map_colours_providers_who_share_patients_with_a_competitor(app_test, tm
     assert not at.exception
     html_blocks = " ".join(str(h.proto.body) for h in at.get("html"))
     assert "shares patients with PT competitors, not with you" in html_blocks
+
+
+def test_nppes_import_from_the_page_then_offers_geocoding(app_test, tmp_path):
+    rows = [
+        s.nppes_row(s.npi(61), ["207X00000X"]),
+        s.nppes_row(s.npi(62), ["225100000X"], org="Peak PT"),
+        s.nppes_row(s.npi(63), ["207X00000X"], state="WY"),
+    ]
+    path = s.write_nppes(tmp_path / "npidata_pfile_20050523-20251109.csv", rows)
+    at = app_test().run()
+    at.switch_page("pages/data_files.py").run()
+    at.selectbox(key="df_kind").set_value("nppes").run()
+    assert at.multiselect(key="df_states").value == ["CO"]  # the practice's state by default
+    at.text_input(key="df_path").set_value(str(path)).run()
+    at.button(key="df_import").click().run()
+    _finish_job(at)
+    assert not at.exception
+    msg = _messages(at)
+    assert "3 rows read, 2 kept" in msg and "2 new provider(s)" in msg
+    assert "2 provider(s) imported from the NPPES file are not on the map yet" in msg
+    assert at.button(key="df_geocode")
+    history = at.dataframe[-1].value
+    assert list(history["kind"]) == ["Providers of whole states (NPPES file)"]

@@ -79,6 +79,13 @@ KINDS: tuple[Kind, ...] = (
     ),
 )
 KINDS_BY_KEY: dict[str, Kind] = {k.key: k for k in KINDS}
+#: The kind recorded with each import (one record kind for both pair layouts), as a label.
+RECORD_LABELS: dict[str, str] = {
+    "medicare_by_provider": KINDS_BY_KEY["medicare_by_provider"].label,
+    "medicare_by_service": KINDS_BY_KEY["medicare_by_service"].label,
+    "shared_patients": "Shared patients",
+    "nppes": KINDS_BY_KEY["nppes"].label,
+}
 
 
 def run_import(
@@ -131,5 +138,5 @@ def loaded(engine: Engine) -> pd.DataFrame:
         placed = conn.execute(
             sa.select(sa.func.count()).where(t.c.data_source == "nppes_file", t.c.lat.is_not(None))
         ).scalar_one()
-    out.append(("Providers from the NPPES file", None, n, f"{placed:,} on the map"))
+    out.append(("Providers from the NPPES file", None, n, f"{placed:,} on the map" if n else None))
     return pd.DataFrame(out, columns=["Data", "Data year", "Rows", "Note"])
