@@ -337,10 +337,18 @@ def funnel_tiles(view: dict) -> None:
         help=DEFINITIONS["conversion"],
         border=True,
     )
+    first, last = view["period"]
+    before = (first - timedelta(days=(last - first).days + 1), first - timedelta(days=1))
+    _prev_leaked, prev_rate = metrics.leakage(metrics.in_period(view["data"].referrals, *before))
+    points = round((rate - prev_rate) * 100) if rate == rate and prev_rate == prev_rate else 0
     cols[3].metric(
         "Leakage (went elsewhere)",
         f"{leaked} ({slides.percent(rate)})",
-        help=DEFINITIONS["leakage"],
+        # against the period of the same length before; more leakage is bad news: red
+        delta=f"{points:+d} pts" if points else None,
+        delta_color="inverse",
+        help=DEFINITIONS["leakage"] + " Change: in percentage points against the period of "
+        "the same length just before.",
         border=True,
     )
 

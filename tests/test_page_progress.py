@@ -69,7 +69,10 @@ def test_progress_page_shows_the_playbook_bands_and_actual_lines(app_test, db_ur
     assert not any("source not named" in m.value for m in at.markdown)
     # one definition per number: each funnel tile carries its definition as its tooltip
     tiles = {m.label: m for m in at.metric}
-    assert tiles["Leakage (went elsewhere)"].help == metrics.DEFINITIONS["leakage"]
+    leak = tiles["Leakage (went elsewhere)"]
+    assert leak.help.startswith(metrics.DEFINITIONS["leakage"])
+    if leak.delta:  # inverse colours: more leakage is red, less is green
+        assert leak.proto.color == (0 if leak.delta.startswith("+") else 1), leak.delta
     assert tiles["Scheduled"].help == metrics.DEFINITIONS["scheduled"]
     assert tiles["Patient visits"].help == metrics.DEFINITIONS["patient_visits"]
     assert "Outreach visits, 30 days" in tiles and "Visits" not in tiles
@@ -278,3 +281,32 @@ def test_a_practice_created_today(app_test, db_url):
     notes = " ".join(a["text"] for spec in specs for a in spec["layout"].get("annotations", []))
     assert "appear here" in notes and "No outreach visits logged yet" in notes
     assert any("Revenue per patient visit" in w.value for w in at.warning)
+
+
+def test_more_leakage_than_the_period_before_is_red(app_test, db_url):
+    engine = db.make_engine(db_url)
+    today = date.today()
+    new = create_practice(engine, PracticeInput(name="Leaky PT", zip="80206"))
+    rows = [(30, "evaluated", None), (25, "evaluated", None),  # the period before: 0%
+            (10, "evaluated", None), (5, "lost", "went_elsewhere")]  # this period: 50%  # fmt: skip
+    with engine.begin() as conn:
+        for days_ago, status, reason in rows:
+            conn.execute(
+                db.referral.insert().values(
+                    practice_id=new.id, partner_npi="1234567893", direction="received",
+                    referral_date=today - timedelta(days=days_ago), status=status,
+                    lost_reason=reason,
+                )
+            )  # fmt: skip
+    engine.dispose()
+    at = app_test().run()
+    at.session_state["practice_id"] = new.id
+    at.switch_page("pages/progress.py").run()
+    at.date_input(key="_w_progress_range").set_value((today - timedelta(days=19), today)).run()
+    assert not at.exception, at.exception
+    leak = next(m for m in at.metric if m.label == "Leakage (went elsewhere)")
+    assert (leak.value, leak.delta) == ("1 (50%)", "+50 pts")
+    assert leak.proto.color == 0  # red: more leakage is bad news
+    at.date_input(key="_w_progress_range").set_value((today - timedelta(days=4), today)).run()
+    leak = next(m for m in at.metric if m.label == "Leakage (went elsewhere)")
+    assert (leak.value, leak.delta) == ("0 (–)", "")  # nothing received: no rate, no arrow
