@@ -25,7 +25,6 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components import feedback
-from components.text import md_escape
 from services import auth, backup, config, db
 from services.logs import redact
 
@@ -109,6 +108,11 @@ def _restore(upload: object, target_url: str) -> None:
     )
 
 
+def _code(text: str) -> str:
+    """Text for a Markdown code span: nothing is interpreted there except a backtick."""
+    return text.replace("`", "'")
+
+
 def backup_section(engine: Engine) -> None:
     """The owner's Backups section of Settings (nothing at all for anyone else)."""
     if not auth.current_actor().is_instance_owner:
@@ -119,7 +123,7 @@ def backup_section(engine: Engine) -> None:
         st.caption(
             "A backup is one database file holding every practice, copied safely while the "
             f"app runs. A copy is also made automatically each day in "
-            f"`{md_escape(str(backup.backup_dir(engine)))}`, "
+            f"`{_code(str(backup.backup_dir(engine)))}`, "
             f"keeping the newest {backup.keep_count()} (setting `{backup.KEEP_SETTING}`)."
         )
     else:
@@ -127,7 +131,8 @@ def backup_section(engine: Engine) -> None:
             "A backup is one compressed file with every row of the app's tables and the "
             "schema version, read from one consistent snapshot of the database."
         )
-    feedback.show_flash(FLASH)
+    with st.container():  # always drawn, so a message appearing does not reset the expander
+        feedback.show_flash(FLASH)
     st.button("Make a backup", key="backup_make", on_click=_make_backup, args=(engine,), icon="💾")
     made = st.session_state.get("backup_file")
     if made:
@@ -162,5 +167,5 @@ def backup_section(engine: Engine) -> None:
             disabled=upload is None,
         )
     st.markdown(
-        f"Database in use: `{md_escape(redact(config.database_url()))}`",
+        f"Database in use: `{_code(redact(config.database_url()))}`",
     )
