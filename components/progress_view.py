@@ -468,8 +468,8 @@ def _table_slide(key: str, view: dict, engine: Engine, practice_id: int, today: 
         frame = view["loyalty"].head(6)
         for row in frame.to_dict("records"):
             st.markdown(
-                f"- **{md_escape(row['name'])}**: {row['label']}, "
-                f"{slides.percent(row['kept_share'])} of {row['received']} received"
+                f"- **{md_escape(row['name'])}**: {row['label']} — we received "
+                f"{slides.percent(row['kept_share'])} of their {row['received']} referrals"
             )
         return view["takeaways"]["loyalty"]
     roi = view["roi"]
