@@ -52,6 +52,8 @@ def lonely_off_list_npi(page: Page, frame: Frame, skip: tuple[str, ...] = ()) ->
                 const npi = m.feature.properties.npi;
                 if (skip.includes(npi) || m.options.color !== "#ffffff") continue;
                 if (p.x < 60 || p.y < 90 || p.x > size.x - 40 || p.y > size.y - 40) continue;
+                const home = st.map.latLngToContainerPoint(st.map.getCenter());
+                if (Math.hypot(home.x - p.x, home.y - p.y) < 30) continue;  // the practice
                 const clear = ([o, q]) => o === m || Math.hypot(q.x - p.x, q.y - p.y) > 16;
                 if (pts.every(clear)) return npi;
             }
