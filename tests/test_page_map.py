@@ -198,10 +198,11 @@ def test_selecting_rows_in_the_table_adds_them_all(app_test):
     assert any("Added 3" in s.value for s in at.success)
 
 
-def test_corrupt_database_gives_a_clear_message_not_a_stack_trace(app_test, db_url):
-    from pathlib import Path
-
-    Path(db_url.removeprefix("sqlite:///")).write_bytes(b"\x00garbage" * 500)
+def test_corrupt_database_gives_a_clear_message_not_a_stack_trace(app_test, tmp_path, monkeypatch):
+    # A corrupt file is a SQLite matter, so this test uses a SQLite file on both runs.
+    bad = tmp_path / "corrupt.db"
+    bad.write_bytes(b"\x00garbage" * 500)
+    monkeypatch.setenv("REFERRAL_ATLAS_DB_URL", f"sqlite:///{bad}")  # over app_test's URL
     at = app_test().run()
     assert not at.exception, at.exception
     assert any("could not be opened" in e.value for e in at.error)
