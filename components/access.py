@@ -70,6 +70,7 @@ def sign_in_gate(engine_getter) -> auth.Actor:  # type: ignore[no-untyped-def]
     `engine_getter` is only called for a signed-in user, so an unauthenticated request opens
     nothing but the sign-in page."""
     auth.set_resolver(_session_actor)
+    install_refusal_handler()
     if not sign_in_enabled():
         st.session_state[_ACTOR_KEY] = auth.LOCAL_USER
         return auth.LOCAL_USER
@@ -106,12 +107,44 @@ def user_badge(practice_id: int | None) -> None:
         return
     actor = auth.current_actor()
     role = actor.role_in(practice_id)
-    st.caption(f"Signed in as **{actor.email}**" + (f" · {role}" if role else ""))
+    st.caption(f"Signed in as `{actor.email}`" + (f" · {role}" if role else ""))
     if role == auth.VIEWER:
         st.info("Read-only: you are a viewer of this practice.", icon=":material/visibility:")
     if st.button("Sign out", key="sign_out"):
         st.session_state.pop(_ACTOR_KEY, None)
         st.logout()
+
+
+def _on_script_error(exc: Exception) -> bool | None:
+    """A refused write that a page did not catch (often in a button callback, which runs
+    before the page draws) is shown as a plain sentence instead of a traceback."""
+    if isinstance(exc, auth.PermissionDenied):
+        refused(exc)
+        st.button("Continue", key="_refused_continue")
+        return True  # handled: no traceback on screen (the server log keeps it)
+    return None
+
+
+def install_refusal_handler() -> None:
+    """Give this browser session `_on_script_error`. Streamlit's public route to such a
+    handler is `st.App(on_script_error=...)`, which changes how the app is served; under
+    `streamlit run` the handler lives on the session and on each script run's context, so it
+    is set on both (the session's is passed to every later run, callbacks included). Fails
+    soft: without it a refusal still refuses, with Streamlit's default error display."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return
+    if hasattr(ctx, "on_script_error"):
+        ctx.on_script_error = _on_script_error
+    try:
+        from streamlit.runtime import Runtime
+
+        manager = Runtime.instance()._session_mgr
+        info = manager.get_active_session_info(ctx.session_id)
+    except Exception:  # no runtime (AppTest, bare mode) or a Streamlit without these parts
+        return
+    if info is not None and hasattr(info.session, "_on_script_error"):
+        info.session._on_script_error = _on_script_error
 
 
 def refused(exc: auth.PermissionDenied) -> None:

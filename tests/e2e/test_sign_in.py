@@ -126,6 +126,28 @@ def test_a_viewer_sees_read_only_pages(page: Page, signed_app) -> None:
     page.screenshot(path=str(signed_app["log"].parent / "viewer.png"))
 
 
+def test_a_viewers_write_in_the_browser_is_refused_in_plain_words(page: Page, signed_app) -> None:
+    """Pages may still show a write control to a viewer: the services refuse the write, and
+    the refusal reads as a sentence, not a traceback, even from a button callback."""
+    page.set_viewport_size({"width": 1366, "height": 900})
+    sign_in(page, signed_app["url"], VIEWER)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Targets").click()
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    expect(grid).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1500)  # the grid draws on a canvas after it is attached
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 16, box["y"] + 52)  # select the first partner
+    page.get_by_role("button", name="Save partner").click(timeout=30_000)
+    expect(page.get_by_text("Not allowed.")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("this needs liaison")).to_be_visible()
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    page.screenshot(path=str(signed_app["log"].parent / "viewer-refused.png"))
+    page.reload()  # the next run draws the page as before
+    expect(page.get_by_text("Not allowed.")).to_have_count(0, timeout=30_000)
+    expect(page.get_by_text("Read-only: you are a viewer of this practice.")).to_be_visible()
+
+
 def test_an_owner_sees_team_and_history(page: Page, signed_app) -> None:
     sign_in(page, signed_app["url"], OWNER)
     expect(page.locator('[data-testid="stSidebarNav"] a', has_text="History")).to_be_visible()
