@@ -48,6 +48,7 @@ from services.suggest import MINIMUM, PER_GROUP, suggest_targets
 
 logger = logging.getLogger(__name__)
 SLOT = "map"
+TABLE_ROWS = 1000  # the table lists at most this many, best first
 MAP_HEIGHT = 620  # the frame's fallback height; the CSS below fits it to the window
 MAP_CSS = """
 <style>
@@ -343,6 +344,14 @@ def provider_table(engine: Engine, practice: Practice, near: pd.DataFrame) -> No
         disabled=off_list == len(near),
     )
     table = table_frame(near, show_all=show_all)
+    if len(table) > TABLE_ROWS:
+        # A dense metro has thousands in the radius: a grid that long helps nobody and slows
+        # the page (the map beside it draws them all).
+        st.caption(
+            f"Showing the best {TABLE_ROWS:,} of {len(table):,}: narrow the radius or the "
+            "specialty groups to list the others."
+        )
+        table = table.head(TABLE_ROWS)
     npis = table["npi"].tolist()
     chosen = [n for n in st.session_state.get("map_chosen", []) if n in set(npis)]
     table.insert(0, "add", table["npi"].isin(chosen))

@@ -187,3 +187,12 @@ def test_legend_sits_outside_the_map_and_escapes_labels():
     assert "ra-legend" in legend_html() and "on your list" in legend_html()
     script = _get_map_string(build_map(PRACTICE, _near(), 5.0).base)
     assert "ra-legend" not in script  # nothing drawn over the dots
+
+
+def test_jquery_is_loaded_only_for_folium_popups():
+    plain = localize_assets(folium.Map())
+    assert not any("jquery" in url for _, url in plain.default_js)
+    with_popup = folium.Map()
+    folium.Marker((39.7, -104.9), popup="hello").add_to(with_popup)
+    localize_assets(with_popup)
+    assert any("jquery" in url for _, url in with_popup.default_js)
