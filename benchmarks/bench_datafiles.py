@@ -44,7 +44,7 @@ QUICK = "--quick" in sys.argv
 N_NPPES = 100_000 if QUICK else 1_000_000
 N_SERVICE = 200_000 if QUICK else 2_000_000
 N_PAIRS = 500_000 if QUICK else 5_000_000
-REPEAT = 3
+REPEAT = 5
 STATES = ["CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI", "NJ", "VA", "WA", "AZ",
           "MA", "TN", "IN", "MO", "MD", "WI", "CO", "MN", "SC", "AL", "LA"]  # fmt: skip
 # Codes in the specialty groups and codes outside them, as a state's providers mix them.

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import db
-from services.datafiles import common
+from services.datafiles import common, scan
 from services.datafiles.common import FileRejected, ImportReport, Progress, StopCheck
 from services.datafiles.procedures import procedure_codes
 
@@ -54,12 +54,12 @@ def check_by_service_header(header: list[str]) -> None:
     common.require_columns(header, BY_SERVICE_COLUMNS, "Medicare by Provider and Service")
 
 
-NPI = common.npi_field("Rndrng_NPI", "npi")
-BENES = common.count_fields("Tot_Benes", "benes")
-SRVCS = common.count_fields("Tot_Srvcs", "srvcs")
-NPI_OF_RAW = common.npi_field("npi", "npi")
-BENES_OF_RAW = common.count_fields("benes", "benes")
-SRVCS_OF_RAW = common.count_fields("srvcs", "srvcs")
+NPI = scan.npi_field("Rndrng_NPI", "npi")
+BENES = scan.count_fields("Tot_Benes", "benes")
+SRVCS = scan.count_fields("Tot_Srvcs", "srvcs")
+NPI_OF_RAW = scan.npi_field("npi", "npi")
+BENES_OF_RAW = scan.count_fields("benes", "benes")
+SRVCS_OF_RAW = scan.count_fields("srvcs", "srvcs")
 
 
 def _clean(df: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
@@ -81,20 +81,20 @@ def import_by_provider(
     check_by_provider_header(common.read_header(path))
     common.check_disk(engine, path, kept_fraction=0.15)
     report = ImportReport(KIND_BY_PROVIDER, name, year)
-    con = common.duckdb_connection()
+    con = scan.duckdb_connection()
     try:
-        table = common.run_scan(
+        table = scan.run_scan(
             con,
             f"""SELECT {", ".join(f"{e} AS {a}" for a, e in NPI + BENES + SRVCS)},
                        Rndrng_Prvdr_Type AS ptype
-                FROM read_csv({common.sql_text(str(path))},
-                              {common.csv_options(True, "utf-8")})""",
+                FROM read_csv({scan.sql_text(str(path))},
+                              {scan.csv_options(True, "utf-8")})""",
             progress,
             should_stop,
             arrow=True,
         )
         df = table.to_pandas()
-        malformed = common.rejected_lines(con)
+        malformed = scan.rejected_lines(con)
     finally:
         con.close()
     report.rows_read = len(df) + malformed
@@ -137,14 +137,14 @@ def import_by_service(
     check_by_service_header(common.read_header(path))
     common.check_disk(engine, path, kept_fraction=0.02)
     report = ImportReport(KIND_BY_SERVICE, name, year)
-    codes = ", ".join(common.sql_text(c) for c in procedure_codes())
-    con = common.duckdb_connection()
+    codes = ", ".join(scan.sql_text(c) for c in procedure_codes())
+    con = scan.duckdb_connection()
     try:
         # One pass: the rows read (for the report) and the rows whose code is on the list.
         # DuckDB pushes the projection into the CSV reader: only four columns are parsed.
-        rows_seen, df = common.scan_filtered(
+        rows_seen, df = scan.scan_filtered(
             con,
-            f"read_csv({common.sql_text(str(path))}, {common.csv_options(True, 'utf-8')})",
+            f"read_csv({scan.sql_text(str(path))}, {scan.csv_options(True, 'utf-8')})",
             [("npi", "Rndrng_NPI"), ("code", "HCPCS_Cd"), ("benes", "Tot_Benes"),
              ("srvcs", "Tot_Srvcs")],
             f"HCPCS_Cd IN ({codes})",
@@ -152,7 +152,7 @@ def import_by_service(
             progress,
             should_stop,
         )  # fmt: skip
-        malformed = common.rejected_lines(con)
+        malformed = scan.rejected_lines(con)
     finally:
         con.close()
     report.rows_read = rows_seen + malformed

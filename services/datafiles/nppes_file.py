@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services import area_search, db
-from services.datafiles import common
+from services.datafiles import common, scan
 from services.datafiles.common import FileRejected, ImportReport, Progress, StopCheck
 from services.npi_registry import ProviderRecord
 from services.specialties import GROUPS, GROUPS_BY_KEY, group_for_codes
@@ -138,12 +138,12 @@ def _code_condition(groups: Iterable[str]) -> str:
         g = GROUPS_BY_KEY[key]
         codes.extend(g.codes)
         prefixes.extend(g.prefixes)
-    in_list = ", ".join(common.sql_text(c) for c in sorted(set(codes)))
+    in_list = ", ".join(scan.sql_text(c) for c in sorted(set(codes)))
     parts = []
     for i in SLOTS:
         col = f'"{WANTED[f"tax{i}"]}"'
         one = [f"{col} IN ({in_list})"] if codes else []
-        one += [f"starts_with({col}, {common.sql_text(p)})" for p in sorted(set(prefixes))]
+        one += [f"starts_with({col}, {scan.sql_text(p)})" for p in sorted(set(prefixes))]
         parts.append("(" + " OR ".join(one) + ")")
     return "(" + " OR ".join(parts) + ")"
 
@@ -247,18 +247,18 @@ def import_nppes(
     check_header(common.read_header(path))
     common.check_disk(engine, path, kept_fraction=0.02)
     report = ImportReport(KIND, name, common.guess_year(name))
-    states_sql = ", ".join(common.sql_text(s) for s in state_list)
+    states_sql = ", ".join(scan.sql_text(s) for s in state_list)
     loc_state = f'"{WANTED["state"]}"'
     active = (
         f'"{WANTED["entity"]}" IS NOT NULL AND trim("{WANTED["entity"]}") <> \'\' AND '
         f'("{WANTED["deactivated"]}" IS NULL OR trim("{WANTED["deactivated"]}") = \'\' OR '
         f"coalesce(trim(\"{WANTED['reactivated']}\"), '') <> '')"
     )
-    con = common.duckdb_connection()
+    con = scan.duckdb_connection()
     try:
-        rows_seen, frame = common.scan_filtered(
+        rows_seen, frame = scan.scan_filtered(
             con,
-            f"read_csv({common.sql_text(str(path))}, {common.csv_options(True)})",
+            f"read_csv({scan.sql_text(str(path))}, {scan.csv_options(True)})",
             [(alias, f'"{col}"') for alias, col in WANTED.items()],
             f"upper(trim({loc_state})) IN ({states_sql}) AND {active} AND "
             f"{_code_condition(group_list)}",
@@ -267,7 +267,7 @@ def import_nppes(
             should_stop,
             span=(0.0, 0.85),
         )
-        malformed = common.rejected_lines(con)
+        malformed = scan.rejected_lines(con)
     finally:
         con.close()
     kept_rows = frame.to_dict("records")

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import db
-from services.datafiles import common
+from services.datafiles import common, scan
 from services.datafiles.common import FileRejected, ImportReport, Progress, StopCheck
 from services.geo import RADIUS_MAX_MI, within_radius
 from services.practices import Practice
@@ -135,7 +135,7 @@ def import_pairs(
     # hashing text, and a value that is no number at all is a malformed row, skipped and counted.
     types = {cols[0]: "BIGINT", cols[1]: "BIGINT"}
     col_spec = "{" + ", ".join(f"'{c}': '{types.get(c, 'VARCHAR')}'" for c in cols) + "}"
-    con = common.duckdb_connection()
+    con = scan.duckdb_connection()
     try:
         con.execute("CREATE TEMP TABLE keep_npi (npi BIGINT PRIMARY KEY)")
         con.execute(
@@ -145,18 +145,18 @@ def import_pairs(
         a, b = cols[0], cols[1]
         patients, trans = (cols[3], cols[2]) if layout == "cms" else (cols[2], cols[3])
         derived = [
-            *common.npi_field("CAST(a AS VARCHAR)", "a"),
-            *common.npi_field("CAST(b AS VARCHAR)", "b"),
-            *common.count_fields("patients", "patients"), *common.count_fields("trans", "trans"),
+            *scan.npi_field("CAST(a AS VARCHAR)", "a"),
+            *scan.npi_field("CAST(b AS VARCHAR)", "b"),
+            *scan.count_fields("patients", "patients"), *scan.count_fields("trans", "trans"),
         ]  # fmt: skip
         # Two hash joins against the (small) set of NPIs that matter, probed during the scan.
-        options = common.csv_options(has_header, "utf-8", all_varchar=False)
+        options = scan.csv_options(has_header, "utf-8", all_varchar=False)
         source = (
-            f"read_csv({common.sql_text(str(path))}, {options}, columns={col_spec}) s "
+            f"read_csv({scan.sql_text(str(path))}, {options}, columns={col_spec}) s "
             f"LEFT JOIN keep_npi ka ON s.{a} = ka.npi "
             f"LEFT JOIN keep_npi kb ON s.{b} = kb.npi"
         )
-        rows_seen, df = common.scan_filtered(
+        rows_seen, df = scan.scan_filtered(
             con,
             source,
             [("a", f"s.{a}"), ("b", f"s.{b}"), ("patients", f"s.{patients}"),
@@ -166,7 +166,7 @@ def import_pairs(
             progress,
             should_stop,
         )  # fmt: skip
-        malformed = common.rejected_lines(con)
+        malformed = scan.rejected_lines(con)
     finally:
         con.close()
     report.rows_read = rows_seen + malformed
