@@ -108,10 +108,15 @@ def _escaped(near: pd.DataFrame, column: str) -> list[str]:
     if column not in near.columns:
         return [""] * len(near)
     escape = html.escape
-    return [
-        "" if v is None or (isinstance(v, float) and v != v) or v is pd.NA else escape(str(v))
-        for v in near[column].tolist()
-    ]
+    seen: dict[Any, str] = {}  # labels repeat (groups, specialties): escape each value once
+    out = []
+    for v in near[column].tolist():
+        text = seen.get(v)
+        if text is None:
+            missing = v is None or (isinstance(v, float) and v != v) or v is pd.NA
+            text = seen[v] = "" if missing else escape(str(v))
+        out.append(text)
+    return out
 
 
 def marker_styles(
@@ -161,10 +166,10 @@ def provider_payload(
         "display_name", "specialty", "group_label", "npi", "stage", "new_since",
     )}  # fmt: skip
     styles: list[dict[str, Any]] = []
-    style_index: dict[str, int] = {}
+    style_index: dict[tuple[tuple[str, Any], ...], int] = {}
     style_col: list[int] = []
     for style in marker_styles(near, selected, colour_by):
-        key = json.dumps(style, sort_keys=True)
+        key = tuple(sorted(style.items()))
         if key not in style_index:
             style_index[key] = len(styles)
             styles.append(style)
