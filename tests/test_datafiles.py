@@ -371,3 +371,28 @@ def _touch(path: Path) -> Path:
 def test_empty_pair_file_is_refused(engine, tmp_path):
     with pytest.raises(FileRejected, match="empty"):
         shared_patients.import_pairs(engine, _touch(tmp_path / "e_2015.csv"), "cms", {SURGEON})
+
+
+def test_stop_from_the_start_writes_nothing_for_any_kind(engine, practice, tmp_path):
+    keep = shared_patients.relevant_npis(engine, practice)
+    pairs = s.write_pairs_cms(tmp_path / "p_2015.txt", [(SURGEON, COMP_A, 40, 30, 2)] * 3)
+    with pytest.raises(ImportStopped):
+        shared_patients.import_pairs(engine, pairs, "cms", keep, should_stop=lambda: True)
+    vol = s.write_by_provider(tmp_path / "v_D23.csv", [s.by_provider_row(SURGEON, "9", "9")])
+    with pytest.raises(ImportStopped):
+        medicare.import_by_provider(engine, vol, should_stop=lambda: True)
+    for table in (db.shared_patient_pair, db.medicare_volume, db.data_file_import):
+        assert count(engine, table) == 0
+
+
+def test_pairs_of_a_newer_year_replace_the_older_year(engine, practice, tmp_path):
+    keep = shared_patients.relevant_npis(engine, practice)
+    old = s.write_pairs_cms(tmp_path / "pairs_2015.txt", [(PCP, COMP_A, 40, 30, 2)])
+    new = s.write_pairs_hop(tmp_path / "hop_2018.csv", [(SURGEON, COMP_B, 30, 50, 9.0, 2.0)])
+    shared_patients.import_pairs(engine, old, "cms", keep)
+    shared_patients.import_pairs(engine, new, "hop", keep)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(db.shared_patient_pair)).all()
+    assert [(r.npi_from, r.data_year, r.source) for r in rows] == [(SURGEON, 2018, "hop_teaming")]
+    with pytest.raises(FileRejected, match="2018 is already loaded"):
+        shared_patients.import_pairs(engine, old, "cms", keep)
