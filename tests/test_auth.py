@@ -246,3 +246,21 @@ def test_without_sign_in_the_single_user_owns_everything(app_test):
         assert "Team member #" in trail["Record"].iloc[0]
     finally:
         auth.set_resolver(None)
+
+
+def test_the_streamlit_parts_the_refusal_handler_uses_still_exist():
+    """components/access.py sets a script-error handler on the session and the run context
+    (no public route under `streamlit run`); a Streamlit upgrade that moves them fails here,
+    not silently (tests/e2e/test_sign_in.py checks the handler end to end)."""
+    import dataclasses
+    import inspect
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.app_session import AppSession
+    from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
+    from streamlit.runtime.session_manager import SessionManager
+
+    assert "on_script_error" in {f.name for f in dataclasses.fields(ScriptRunContext)}
+    assert "self._on_script_error" in inspect.getsource(AppSession)
+    assert "self._session_mgr" in inspect.getsource(Runtime)
+    assert hasattr(SessionManager, "get_active_session_info")
