@@ -236,7 +236,7 @@ class _ProviderLayer(MacroElement):
                     tooltip: L.tooltip({direction: "top", offset: [0, -6]}),
                     // closed by our own map-click handler below, not Leaflet's: Leaflet's closes
                     // it on the very click that opened it (the click reaches the map too)
-                    popup: L.popup({maxWidth: 320, autoPan: false, closeOnClick: false}),
+                    popup: L.popup({maxWidth: 320, closeOnClick: false}),
                     popupNpi: null
                 };
                 st.group = L.featureGroup().addTo(map);
@@ -245,8 +245,9 @@ class _ProviderLayer(MacroElement):
                     renderer: st.renderer}).addTo(map);
                 st.popupText = function (m) {
                     var p = m.feature.properties, here = p.here || [];
-                    return p.tip + (here.length > 1 ? "<br><b>" + here.length +
-                        " providers here</b>: pick one below the map." : "") + SUFFIX;
+                    return '<div style="font-size:12px;line-height:1.35">' + p.tip +
+                        (here.length > 1 ? "<br><b>" + here.length +
+                        " providers here</b>: pick one below the map." : "") + SUFFIX + "</div>";
                 };
                 // "preclick" runs before any click handler, streamlit-folium's included: the
                 // feature it sends to the page already lists every provider under the pointer
@@ -322,7 +323,10 @@ class _ProviderLayer(MacroElement):
             });
             // An open popup stays open, with its provider's new text (e.g. "On your list").
             if (st.popupNpi && st.byNpi[st.popupNpi]) {
+                // no auto-pan for an update: only the user's click may move the view
+                st.popup.options.autoPan = false;
                 st.popup.setContent(st.popupText(st.byNpi[st.popupNpi]));
+                st.popup.options.autoPan = true;
             } else if (st.popupNpi) {
                 map.closePopup(st.popup);
             }
