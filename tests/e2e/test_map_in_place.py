@@ -102,6 +102,18 @@ def test_add_to_targets_restyles_the_dot_in_place(
     page.wait_for_timeout(2_500)
     expect(message).to_be_visible()
     assert marker(frame, npi)["color"] == "#2563EB"  # still the selected one
+    # a smaller radius re-fits the view to the new circle, in the same map
+    fit = frame.evaluate("window.__raLayer.fitKey")
+    slider = page.get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("ArrowLeft")
+    frame.wait_for_function(f"window.__raLayer.fitKey !== {fit!r}", timeout=15_000)
+    assert frame.evaluate("window.__sentinel") == 1
+    frame.wait_for_function(
+        """() => { const st = window.__raLayer;
+            return st.map.getBounds().contains(st.circle.getBounds()); }""",
+        timeout=5_000,
+    )  # the whole new circle comes into view (after the zoom animation)
     assert outside_requests == []
 
 
