@@ -4,11 +4,11 @@ by NPI) where a provider's dot is and click the frame there, as a user's pointer
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from playwright.sync_api import Frame, Page
 
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
@@ -104,9 +104,13 @@ def add_synthetic_providers(
         )
         for i in range(n)
     ]
-    with sqlite3.connect(db_path) as conn:
-        conn.executemany(
-            "INSERT INTO provider (npi, entity_type, name, specialty_group, primary_taxonomy, "
-            "lat, lon, data_source, geocode_precision) VALUES (?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+    # the app's database for that path: the SQLite file, or its PostgreSQL stand-in
+    from services import db
+    from tests.e2e.conftest import database_url
+
+    columns = ("npi", "entity_type", "name", "specialty_group", "primary_taxonomy", "lat", "lon",
+               "data_source", "geocode_precision")  # fmt: skip
+    engine = sa.create_engine(database_url(db_path))
+    with engine.begin() as conn:
+        conn.execute(db.provider.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+    engine.dispose()

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from services import db, demo
 from services.npi import make_npi
-from tests.e2e.conftest import start_app, stop_app
+from tests.e2e.conftest import database_url, start_app, stop_app
 from tests.e2e.map_driver import (
     add_synthetic_providers,
     click_marker,
@@ -28,7 +28,7 @@ from tests.e2e.map_driver import (
 
 def _prepared_db(tmp: Path) -> tuple[Path, tuple[float, float]]:
     path = tmp / "atlas.db"
-    engine = db.make_engine(f"sqlite:///{path}")
+    engine = db.make_engine(database_url(path))
     demo.ensure_demo(engine)
     with engine.connect() as conn:
         home = conn.execute(
@@ -42,7 +42,7 @@ def _prepared_db(tmp: Path) -> tuple[Path, tuple[float, float]]:
 def colocated_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
     """The demo plus three providers in one building (same coordinates) off the list."""
     path, (lat, lon) = _prepared_db(tmp_path_factory.mktemp("e2e_map"))
-    engine = db.make_engine(f"sqlite:///{path}")
+    engine = db.make_engine(database_url(path))
     npis = [make_npi(f"28888888{i}") for i in range(3)]
     # the building stands where no demo dot is near (so the click finds these three only)
     with engine.connect() as conn:
