@@ -13,6 +13,7 @@ Run alone (`python -m tests.pg_cluster`) it starts a cluster, prints its URL, an
 
 from __future__ import annotations
 
+import atexit
 import glob
 import itertools
 import os
@@ -105,9 +106,11 @@ class Cluster:
         self._run("pg_ctl", "-D", str(self.datadir), "-o", opts, "-l", str(self.logfile), "-w",
                   "start")  # fmt: skip
         self.running = True
+        atexit.register(self.stop)  # an interrupted run leaves no server behind
         return self
 
     def stop(self) -> None:
+        atexit.unregister(self.stop)
         if self.running:
             try:
                 self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
