@@ -367,6 +367,7 @@ audit_log = sa.Table(
     sa.Index("ix_audit_practice", "practice_id", "id"),
 )
 
+
 class StorageError(RuntimeError):
     """The database cannot be opened or used; the message is meant for the user."""
 
