@@ -1,6 +1,6 @@
-"""Issue 3's area-search figures, against the local fake registry with 300 ms per request.
+"""Area-search figures, against the local fake registry with 300 ms per request.
 
-Bounds (issue 3), for a dense 5-mile area of about 20 ZIPs × 12 taxonomy descriptions:
+Bounds, for a dense 5-mile area of about 20 ZIPs × 12 taxonomy descriptions:
 - cold search (queries, upsert, geocoding, pull): <= 25 s, and >= 3x faster than the same
   search run sequentially (one request in flight), measured in the same run;
 - warm repeat of the search (from the database): <= 0.5 s.

@@ -1,6 +1,6 @@
-"""Issue 3's geocoding figures: 5,000 cached addresses, and the ZIP-centroid fallback for 5,000.
+"""Geocoding figures: 5,000 cached addresses, and the ZIP-centroid fallback for 5,000.
 
-Bounds (issue 3):
+Bounds:
 - geocoding 5,000 addresses that are all in the cache: <= 0.5 s;
 - the ZIP-centroid fallback for 5,000 uncached addresses (online services off), including
   writing the 5,000 results to the cache: <= 0.5 s.

@@ -1,7 +1,8 @@
 """Storage: the schema (SQLAlchemy Core), the engine, and in-place schema upgrades.
 
-Every table of DESIGN §3 is defined here, even those later pages fill, so that one module owns
-the data model and its migrations. SQLite is the default; any SQLAlchemy URL works.
+Every table of the data model (described in docs/data-model.md) is defined here, even those
+later pages fill, so that one module owns the data model and its migrations. SQLite is the
+default; any SQLAlchemy URL works.
 
 Schema versions: the `schema_version` table holds one row per applied step. `MIGRATIONS` maps
 each version to the function that brings a database from the previous version to it; `upgrade`
@@ -203,7 +204,7 @@ referral = sa.Table(
     sa.Column("thank_you_sent", sa.Date),
     sa.Column("outcome_note_sent", sa.Date),
     sa.Column("notes", sa.Text),
-    # Optimistic concurrency: a save states the version it read (issue 5's conflict check).
+    # Optimistic concurrency: a save states the version it read (the referral log's conflict check).
     sa.Column("version", sa.Integer, nullable=False, default=1),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
@@ -222,7 +223,7 @@ npi_pull = sa.Table(
     sa.Column("new", sa.Integer, nullable=False, default=0),
 )
 
-# Which providers each area search found (issue 3): "new since the previous pull" is exact
+# Which providers each area search found: "new since the previous pull" is exact
 # membership, not a guess from dates, so a same-day refresh still marks what appeared.
 npi_pull_provider = sa.Table(
     "npi_pull_provider",
@@ -233,7 +234,7 @@ npi_pull_provider = sa.Table(
     sa.Column("npi", sa.String(10), primary_key=True),
 )
 
-# Letter templates a practice edited (issue 4); a kind without a row uses the built-in default.
+# Letter templates a practice edited; a kind without a row uses the built-in default.
 letter_template = sa.Table(
     "letter_template",
     metadata,
@@ -247,7 +248,7 @@ letter_template = sa.Table(
     sa.UniqueConstraint("practice_id", "kind", name="uq_letter_template_practice_kind"),
 )
 
-# A referrer known only by name (issue 5): the referral log stores `named_key(id)`, "R" + 9
+# A referrer known only by name: the referral log stores `named_key(id)`, "R" + 9
 # digits, in `referral.partner_npi`, which no NPI can equal (see services/referrals.py).
 named_referrer = sa.Table(
     "named_referrer",
@@ -376,23 +377,23 @@ class StorageError(RuntimeError):
 
 
 def _migrate_to_1(conn: Connection) -> None:
-    """Version 1: the initial schema of DESIGN §3 (a pre-versioned database gets what it lacks)."""
+    """Version 1: the initial schema (a pre-versioned database gets what it lacks)."""
     for table in V1_TABLES:
         metadata.tables[table].create(conn, checkfirst=True)
 
 
 def _migrate_to_2(conn: Connection) -> None:
-    """Version 2: practices can save their own letter templates (issue 4)."""
+    """Version 2: practices can save their own letter templates."""
     letter_template.create(conn, checkfirst=True)
 
 
 def _migrate_to_4(conn: Connection) -> None:
-    """Version 4: the providers found by each area search, for "new since" (issue 3)."""
+    """Version 4: the providers found by each area search, for "new since"."""
     npi_pull_provider.create(conn, checkfirst=True)
 
 
 def _migrate_to_5(conn: Connection) -> None:
-    """Version 5: referrers known only by name, for the referral log (issue 5)."""
+    """Version 5: referrers known only by name, for the referral log."""
     named_referrer.create(conn, checkfirst=True)
 
 

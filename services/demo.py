@@ -1,4 +1,4 @@
-"""Demo mode (DESIGN §5): a synthetic practice in Denver, CO, so a first run has a true story.
+"""Demo mode: a synthetic practice in Denver, CO, so a first run has a true story.
 
 Everything is generated from a fixed seed and the day it is built for, so the same day always
 gives the same data (tests rely on it) and the history always ends "today". Nothing here is a

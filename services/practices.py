@@ -1,4 +1,4 @@
-"""Practices (locations): read and pick; create, edit and delete real ones (issue 3).
+"""Practices (locations): read and pick; create, edit and delete real ones.
 
 The demo practice is managed by services/demo.py only: every writer here refuses it, so a
 real practice and the synthetic one never share a row.
@@ -74,7 +74,7 @@ def get_practice(engine: Engine, practice_id: int) -> Practice | None:
     return _from_row(row) if row else None
 
 
-# --- real practices: create, update, delete (issue 3) --------------------------------------
+# --- real practices: create, update, delete ----------------------------------------------
 
 
 class PracticeError(ValueError):

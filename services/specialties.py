@@ -1,4 +1,4 @@
-"""Specialty groups (DESIGN §4): the filter a user sees, each a set of NUCC taxonomy codes.
+"""Specialty groups: the filter a user sees, each a set of NUCC taxonomy codes.
 
 Specialties are always labelled from this table, never from the registry's `desc` text, whose
 format drifts. A code maps to a group by exact code first, then by the longest matching prefix

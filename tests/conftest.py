@@ -115,7 +115,7 @@ def demo_engine(engine: Engine) -> Engine:
 def _use_navigation_pages_manager() -> None:
     """AppTest runs a page file alone when a `pages/` folder exists (legacy mode), skipping
     app.py; the server does not. Make the pages manager behave as under st.navigation
-    (STACK-NOTES §12). Fails loudly if Streamlit drops the attribute."""
+    Fails loudly if Streamlit drops the attribute."""
     from streamlit.runtime.pages_manager import PagesManager
 
     assert hasattr(PagesManager, "uses_pages_directory"), "Streamlit internals changed"
