@@ -30,6 +30,7 @@ import html
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import folium
@@ -209,139 +210,7 @@ class _ProviderLayer(MacroElement):
     module docstring). One shared tooltip and one shared popup serve every dot, so 10,000
     providers cost 10,000 canvas paths and nothing else."""
 
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function (map, data, circle, fitKey) {
-            var started = performance.now();
-            var st = window.__raLayer;
-            var SUFFIX = "<br><em>Details and “Add to targets” below the map.</em>";
-            if (!st || st.map !== map) {
-                // The page sizes this frame from the window (CSS): fill it, whatever height
-                // streamlit-folium gave the map when it created it.
-                var box = map.getContainer();
-                box.style.height = "100vh";
-                map.invalidateSize();
-                // Leaflet focuses the map on mouse-down (for its keyboard controls); a plain
-                // focus() scrolls the page to show the whole frame, so the first click would
-                // land a few dozen pixels away from where the user pointed.
-                box.focus = function () {
-                    HTMLElement.prototype.focus.call(box, {preventScroll: true});
-                };
-                st = window.__raLayer = {
-                    map: map,
-                    renderer: L.canvas({padding: 0.5, tolerance: 2}),
-                    byNpi: {},
-                    fitKey: null,
-                    tooltip: L.tooltip({direction: "top", offset: [0, -6]}),
-                    // closed by our own map-click handler below, not Leaflet's: Leaflet's closes
-                    // it on the very click that opened it (the click reaches the map too)
-                    popup: L.popup({maxWidth: 320, closeOnClick: false}),
-                    popupNpi: null
-                };
-                st.group = L.featureGroup().addTo(map);
-                st.circle = L.circle(circle.center, {radius: circle.meters, color: "#0F766E",
-                    weight: 2, fill: true, fillOpacity: 0.04, interactive: false,
-                    renderer: st.renderer}).addTo(map);
-                st.popupText = function (m) {
-                    var p = m.feature.properties, here = p.here || [];
-                    return '<div style="font-size:12px;line-height:1.35">' + p.tip +
-                        (here.length > 1 ? "<br><b>" + here.length +
-                        " providers here</b>: pick one below the map." : "") + SUFFIX + "</div>";
-                };
-                // "preclick" runs before any click handler, streamlit-folium's included: the
-                // feature it sends to the page already lists every provider under the pointer
-                // (same building, or dots overlapping at this zoom), best first.
-                st.group.on("preclick", function (e) {
-                    var m = e.layer || e.propagatedFrom || e.target;
-                    if (!m || !m.feature) { return; }
-                    var p = map.latLngToContainerPoint(m.getLatLng()), found = [];
-                    st.group.eachLayer(function (o) {
-                        var q = map.latLngToContainerPoint(o.getLatLng());
-                        var r = o.options.radius + 2;
-                        if (Math.abs(q.x - p.x) <= r && Math.abs(q.y - p.y) <= r) {
-                            found.push([o.feature.properties.order, o.feature.properties.npi]);
-                        }
-                    });
-                    found.sort(function (a, b) { return a[0] - b[0]; });
-                    m.feature.properties.here = found.map(function (f) { return f[1]; });
-                    st.popupNpi = m.feature.properties.npi;
-                    st.hitAt = e.originalEvent && e.originalEvent.timeStamp;
-                    st.popup.setLatLng(m.getLatLng()).setContent(st.popupText(m)).openOn(map);
-                });
-                st.group.on("mouseover", function (e) {
-                    var m = e.layer || e.propagatedFrom;
-                    if (!m || !m.feature) { return; }
-                    st.tooltip.setLatLng(m.getLatLng()).setContent(m.feature.properties.tip);
-                    map.openTooltip(st.tooltip);
-                });
-                st.group.on("mouseout", function () { map.closeTooltip(st.tooltip); });
-                map.on("click", function (e) {
-                    if (!e.originalEvent || e.originalEvent.timeStamp !== st.hitAt) {
-                        map.closePopup(st.popup);  // a click on the map's background
-                    }
-                });
-                map.on("popupclose", function (e) {
-                    if (e.popup === st.popup) { st.popupNpi = null; }
-                });
-            }
-            st.circle.setLatLng(circle.center);
-            st.circle.setRadius(circle.meters);
-            var seen = {}, n = data.npi.length, front = [];
-            var keys = data.styles.map(function (x) { return JSON.stringify(x); });
-            for (var i = 0; i < n; i++) {
-                var npi = data.npi[i], ll = [data.lat[i], data.lon[i]];
-                var style = data.styles[data.style[i]];
-                var props = {npi: npi, tip: data.tip[i], order: i, style: data.style[i]};
-                var f = {type: "Feature", properties: props,
-                         geometry: {type: "Point", coordinates: [ll[1], ll[0]]}};
-                seen[npi] = true;
-                var m = st.byNpi[npi];
-                if (m) {
-                    var old = m.feature.properties;
-                    props.here = old.here;
-                    m.feature = f;
-                    if (m._raKey !== keys[data.style[i]]) {
-                        m.setStyle(L.extend({dashArray: null}, style));
-                        m.setRadius(style.radius);
-                        m._raKey = keys[data.style[i]];
-                    }
-                    var cur = m.getLatLng();
-                    if (cur.lat !== ll[0] || cur.lng !== ll[1]) { m.setLatLng(ll); }
-                } else {
-                    m = L.circleMarker(ll, L.extend({renderer: st.renderer}, style));
-                    m.feature = f;
-                    m._raKey = keys[data.style[i]];
-                    st.group.addLayer(m);
-                    st.byNpi[npi] = m;
-                }
-                if (style.color === "{{ this.selected_stroke }}") { front.push(m); }
-            }
-            front.forEach(function (m) { m.bringToFront(); });
-            Object.keys(st.byNpi).forEach(function (npi) {
-                if (!seen[npi]) { st.group.removeLayer(st.byNpi[npi]); delete st.byNpi[npi]; }
-            });
-            // An open popup stays open, with its provider's new text (e.g. "On your list").
-            if (st.popupNpi && st.byNpi[st.popupNpi]) {
-                // no auto-pan for an update: only the user's click may move the view
-                st.popup.options.autoPan = false;
-                st.popup.setContent(st.popupText(st.byNpi[st.popupNpi]));
-                st.popup.options.autoPan = true;
-            } else if (st.popupNpi) {
-                map.closePopup(st.popup);
-            }
-            if (st.fitKey !== fitKey) {
-                st.fitKey = fitKey;
-                map.fitBounds(L.latLng(circle.center).toBounds(2 * circle.meters),
-                              {padding: [8, 8]});
-            }
-            window.__raDrawn = n;
-            window.__raApplyMs = performance.now() - started;  // read by the benchmarks
-        })({{ this._parent._parent.get_name() }}, {{ this.data_json }}, {{ this.circle_json }},
-           {{ this.fit_key }});
-        {% endmacro %}
-        """
-    )
+    _template = Template((Path(__file__).parent / "provider_layer.js.j2").read_text())
 
     def __init__(
         self, payload: dict[str, Any], center: tuple[float, float], radius_mi: float

@@ -7,7 +7,7 @@ import time
 
 import sqlalchemy as sa
 
-from components.map_view import table_key
+from components.map_lists import table_key
 from components.session import get_engine
 from services import db
 
@@ -242,7 +242,7 @@ def test_add_failure_adds_nobody_and_says_so(app_test, monkeypatch):
     def broken(*args, **kwargs):
         raise partners.PartnerError("Unknown provider NPI: 1234567893")
 
-    monkeypatch.setattr("components.map_view.add_targets", broken)
+    monkeypatch.setattr("components.map_lists.add_targets", broken)
     at.button(key="add_suggested").click().run()
     assert not at.exception, at.exception
     assert _partner_npis(practice_id) == before
