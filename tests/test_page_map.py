@@ -310,3 +310,35 @@ def test_map_flash_stays_until_the_next_action(app_test):
     assert any("to your targets" in s.value for s in at.success)
     at.slider(key="_w_radius").set_value(3.0).run()  # the next action does
     assert not any("to your targets" in s.value for s in at.success)
+
+
+def test_first_run_path_from_the_demo_through_set_up_back_to_a_started_search(
+    app_test, monkeypatch
+):
+    from tests.fake_services import FakeCensus, FakeServices, synthetic_area
+
+    census = FakeCensus(match_by_zip=False)
+    census.known = {FakeCensus.key("1600 Market St", "80202"): (39.7496, -104.9973)}
+    with FakeServices(census=census) as fake:
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        fake.npi.results = synthetic_area(["80202"], ["207X00000X"], per_pair=2)
+        at = app_test().run()
+        at.button(key="start_own").click().run()
+        assert [t.value for t in at.title] == ["Settings"]
+        for key, value in dict(name="Market Street PT", address="1600 Market St",
+                               city="Denver", state="CO", zip="80202").items():  # fmt: skip
+            at.text_input(key=f"set_{key}").input(value)
+        at.run()
+        at.button(key="set_save").click().run()
+        assert not at.exception, at.exception
+        # back on the map, on the new practice, with the registry search under way
+        assert [t.value for t in at.title] == ["Provider map"]
+        assert "live_job" in at.session_state
+        deadline = time.monotonic() + 60
+        while "live_job" in at.session_state:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+            at.run()
+        assert fake.npi.requests
+        assert not [b for b in at.button if b.key == "start_own"]  # not the demo any more
