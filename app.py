@@ -100,6 +100,8 @@ if practice is not None and practice.is_demo and actor.can(auth.OWNER, practice.
             st.session_state.pop("selected_npi", None)
             bump_provider_revision()
             st.rerun()
+# Streamlit leaves 6rem above every page; on a 768 px laptop that pushes the map below the fold.
+st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 3rem;}</style>")
 if practice is not None and practice.is_demo:
     st.markdown(
         '<div data-testid="demo-badge" style="display:inline-block;padding:2px 10px;'
