@@ -22,6 +22,17 @@ from services import auth
 
 log = logging.getLogger(__name__)
 _ACTOR_KEY = "_atlas_actor"
+_test_actor: auth.Actor | None = None
+
+
+def set_test_actor(actor: auth.Actor | None) -> None:
+    """Test hook: run the app as `actor` instead of the single local user (sign-in off only).
+
+    AppTest cannot complete an OpenID sign-in, so page tests that need a viewer or a liaison
+    set one here (and None afterwards). It is a process-wide setting that nothing in the app
+    calls; with `[auth]` configured it is ignored and the signed-in identity decides."""
+    global _test_actor
+    _test_actor = actor
 
 
 def auth_settings() -> dict | None:
@@ -72,8 +83,9 @@ def sign_in_gate(engine_getter) -> auth.Actor:  # type: ignore[no-untyped-def]
     auth.set_resolver(_session_actor)
     install_refusal_handler()
     if not sign_in_enabled():
-        st.session_state[_ACTOR_KEY] = auth.LOCAL_USER
-        return auth.LOCAL_USER
+        actor = _test_actor or auth.LOCAL_USER
+        st.session_state[_ACTOR_KEY] = actor
+        return actor
     if not st.user.get("is_logged_in", False):
         st.session_state.pop(_ACTOR_KEY, None)
         # The sign-in page is the only page: no navigation to the others, whatever the URL.

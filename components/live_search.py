@@ -23,6 +23,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components.feedback import clear_flash, flash, show_flash
+from components.shell import writable
 from components.text import md_escape
 from services import area_search, logs
 from services.practices import Practice
@@ -178,6 +179,8 @@ def live_search_panel(
             if not covered:
                 c1.caption("It did not cover this radius or these specialty groups.")
         if job is None:
+            if not writable():  # a search writes the practice's providers: liaisons and up
+                return
 
             def start(refresh: bool) -> None:
                 clear_flash(FLASH)

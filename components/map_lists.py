@@ -16,6 +16,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components import feedback
+from components.shell import can_write, writable
 from services.map_table import names_for, table_frame
 from services.partners import PartnerError, add_targets
 from services.practices import Practice
@@ -63,7 +64,10 @@ def _discard_review() -> None:
 
 
 def suggestion_section(engine: Engine, practice: Practice, near: pd.DataFrame) -> None:
-    """One button proposes a first target list; the user unticks any and adds the rest."""
+    """One button proposes a first target list; the user unticks any and adds the rest.
+    A read-only user is not offered it (adding is all it is for)."""
+    if not can_write():
+        return
     proposal = suggest_targets(near)
     review = [n for n in st.session_state.get("map_suggested", []) if n in set(near["npi"])]
     on_list = set(near.loc[near["on_list"], "npi"])
@@ -163,12 +167,16 @@ def provider_table(engine: Engine, practice: Practice, near: pd.DataFrame) -> No
         )
         table = table.head(TABLE_ROWS)
     npis = table["npi"].tolist()
-    chosen = [n for n in st.session_state.get("map_chosen", []) if n in set(npis)]
-    table.insert(0, "add", table["npi"].isin(chosen))
     if "new_since" in near.columns and near["new_since"].astype(bool).any():
         columns = list(table.columns)
     else:
         columns = [c for c in table.columns if c != "new_since"]
+    if not writable():  # read-only: the same rows, no ticks and no add button
+        st.dataframe(table[columns], hide_index=True, column_config=_column_config(), height=380)
+        return
+    chosen = [n for n in st.session_state.get("map_chosen", []) if n in set(npis)]
+    table.insert(0, "add", table["npi"].isin(chosen))
+    columns = ["add", *columns]
     edited = st.data_editor(
         table[columns],
         key=table_key(practice.id, npis),

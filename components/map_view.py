@@ -34,7 +34,7 @@ from components.provider_map import (
     legend_html,
 )
 from components.session import bump_provider_revision, provider_universe
-from services import area_search
+from services import area_search, auth
 from services.geo import RADIUS_MAX_MI, RADIUS_MIN_MI, clamp_radius, radius_error
 from services.practices import Practice
 from services.providers import partner_status, providers_near
@@ -111,7 +111,10 @@ def _pick_here() -> None:
 
 
 def first_run_invitation() -> None:
-    """On the demo, the way to the owner's own practice: set it up, come back, search."""
+    """On the demo, the way to the owner's own practice: set it up, come back, search. Only
+    an instance owner may create a practice, so nobody else is invited to."""
+    if not auth.current_actor().is_instance_owner:
+        return
     with st.container(border=True, key="first_run"):
         c1, c2 = st.columns([3, 1], vertical_alignment="center")
         c1.markdown(

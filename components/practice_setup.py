@@ -27,6 +27,7 @@ from streamlit_folium import st_folium
 from components import feedback
 from components.provider_map import localize_assets
 from components.session import bump_provider_revision
+from components.shell import can_write, writable
 from components.text import md_escape
 from services import geocoding
 from services.geo import RADIUS_MAX_MI, RADIUS_MIN_MI
@@ -273,23 +274,32 @@ def practice_picker(engine: Engine, real: dict[int, Practice]) -> None:
 
 
 def practice_form(engine: Engine, pick: int) -> None:
-    """The details form; its buttons only queue callbacks, which do the lookup and the save."""
+    """The details form; its buttons only queue callbacks, which do the lookup and the save.
+    Editing is for the practice's owners (creating one, for instance owners): anyone else sees
+    the details greyed out, without the buttons."""
+    ro = not writable("owner", pick)
+    if ro and pick == NEW:
+        return  # nothing to show: they may not create a practice
     with st.container(border=True):
         st.markdown("**Start from your NPI** (optional): we look it up to fill in the details.")
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        c1.text_input("Practice NPI", key="set_npi", max_chars=10, placeholder="10 digits")
-        c2.button("Look up NPI", key="set_lookup", on_click=_lookup)
+        c1.text_input(
+            "Practice NPI", key="set_npi", max_chars=10, placeholder="10 digits", disabled=ro
+        )
+        if not ro:
+            c2.button("Look up NPI", key="set_lookup", on_click=_lookup)
 
-        st.text_input("Practice name", key="set_name", max_chars=200)
-        st.text_input("Street address", key="set_address", max_chars=300)
+        st.text_input("Practice name", key="set_name", max_chars=200, disabled=ro)
+        st.text_input("Street address", key="set_address", max_chars=300, disabled=ro)
         c1, c2, c3 = st.columns([3, 1, 1])
-        c1.text_input("City", key="set_city", max_chars=100)
-        c2.text_input("State", key="set_state", max_chars=2, placeholder="CO")
-        c3.text_input("ZIP", key="set_zip", max_chars=10)
+        c1.text_input("City", key="set_city", max_chars=100, disabled=ro)
+        c2.text_input("State", key="set_state", max_chars=2, placeholder="CO", disabled=ro)
+        c3.text_input("ZIP", key="set_zip", max_chars=10, disabled=ro)
         c1, c2 = st.columns(2)
         c1.date_input(
             "Playbook start date",
             key="set_start",
+            disabled=ro,
             help="Phases and targets are counted from this day. A new practice starts on the "
             "day it is created; change it if the playbook began earlier.",
             format="YYYY-MM-DD",
@@ -300,16 +310,20 @@ def practice_form(engine: Engine, pick: int) -> None:
             max_value=RADIUS_MAX_MI,
             step=0.5,
             key="set_radius",
+            disabled=ro,
         )
         c1.number_input(
             "Revenue per patient visit ($)",
             min_value=0.0,
             step=5.0,
             key="set_rpv",
+            disabled=ro,
             placeholder="e.g. 110",
             help="Average revenue of one treatment visit. Progress prices referred patients' "
             "visits with it (return on referrals); leave empty if unknown.",
         )
+        if ro:
+            return
         st.button(
             "Save practice" if pick else "Create practice",
             key="set_save",
@@ -325,6 +339,8 @@ def location_section(engine: Engine, chosen: Practice | None, pending: dict | No
     It opens by itself only while a save is pending on it; the approximate ZIP-centre offer is
     made only then, so a placed practice is never silently moved to a centroid.
     """
+    if not can_write("owner", chosen.id if chosen is not None else NEW):
+        return  # moving the practice is an owner's edit (the form above says read-only)
     title = "Place the practice" if pending is not None else "Location"
     with st.expander(title, expanded=pending is not None):
         if chosen is not None and chosen.located and pending is None:
@@ -367,7 +383,10 @@ def location_section(engine: Engine, chosen: Practice | None, pending: dict | No
 
 
 def delete_section(engine: Engine, chosen: Practice) -> None:
-    """Deleting takes a tick first, since it takes the practice's whole history with it."""
+    """Deleting takes a tick first, since it takes the practice's whole history with it.
+    Owners only."""
+    if not can_write("owner", chosen.id):
+        return
     with st.expander("Delete this practice"):
         st.write(
             "Deletes the practice with its targets, activities, referrals and searches. "

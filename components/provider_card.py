@@ -1,5 +1,6 @@
 """The selected provider's card: details, what the imported data files say about them, the
-parts of its score (each with its source and year), and "Add to targets".
+parts of its score (each with its source and year), and "Add to targets" at the top, under the
+name (hidden for a read-only user).
 
 The score shown is `score_parts` of the same row the table ranks with `score_frame`, signals
 included, so the card's explanation always agrees with the table's order.
@@ -14,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from components.session import current_practice, get_engine
+from components.shell import writable
 from components.text import md_escape
 from services import config
 from services.datafiles import signals
@@ -94,6 +96,19 @@ def provider_card(row: pd.Series, radius_mi: float, on_add: Callable[[list[str]]
     sources = _sources(url, revision)
     with st.container(border=True, key="provider_card"):
         st.markdown(f"#### {md_escape(row['display_name'])}")
+        # The action sits right under the name: the score parts below make the card taller
+        # than a laptop window, and the button is what the user came to the card for.
+        if bool(row["on_list"]):
+            st.success(f"On your list · stage: {row['stage']}", icon=":material/check_circle:")
+        elif writable():
+            st.button(
+                "Add to targets",
+                key="add_to_targets",
+                type="primary",
+                on_click=on_add,
+                args=([str(row["npi"])],),
+                icon=":material/add:",
+            )
         st.markdown(f"{md_escape(row['specialty'])}  \n**{md_escape(row['group_label'])}**")
         address = ", ".join(
             str(v) for v in (row["address"], row["city"], row["state"], row["zip"]) if v
@@ -121,17 +136,6 @@ def provider_card(row: pd.Series, radius_mi: float, on_add: Callable[[list[str]]
             "Score = 100 × specialty weight × distance decay (half at the radius edge) × "
             "volume × procedures × shared patients × relationship. A part with no data is 1.00."
         )
-        if bool(row["on_list"]):
-            st.success(f"On your list · stage: {row['stage']}", icon=":material/check_circle:")
-        else:
-            st.button(
-                "Add to targets",
-                key="add_to_targets",
-                type="primary",
-                on_click=on_add,
-                args=([str(row["npi"])],),
-                icon=":material/add:",
-            )
 
 
 def clear_caches() -> None:

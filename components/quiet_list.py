@@ -11,6 +11,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components.feedback import flash, flash_exception, show_flash
+from components.shell import writable
 from components.text import md_escape
 from services import activities, quiet
 from services.metrics import DEFINITIONS
@@ -50,11 +51,14 @@ def quiet_list(
             "sending at their usual pace."
         )
         return
+    may_log = writable()
     for i, row in enumerate(frame.head(limit).to_dict("records")):
         c = st.columns([4, 3, 3, 2], vertical_alignment="center")
         c[0].markdown(f"**{md_escape(row['name'])}**")
         c[1].markdown(f"usually {row['usual_per_month']:.1f} a month, {row['recent']} in 45 days")
         c[2].markdown(f"last referral {day_text(row['last_referral'], year=True)}")
+        if not may_log:
+            continue
         c[3].button(
             "Log a visit",
             key=f"{key}_visit_{i}_{row['npi']}",

@@ -23,6 +23,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components.feedback import clear_flash, flash, flash_exception, show_flash
+from components.shell import writable
 from components.text import md_escape
 from services import importer, logs
 from services import referrals as refs
@@ -34,7 +35,10 @@ log = logging.getLogger(__name__)
 def import_tab(engine: Engine, practice: Practice, today: date) -> None:
     """Bring in an existing spreadsheet tracker. The uploaded file is copied to a plain
     session-state key so the mapping survives reruns; nothing is written until Import, and a
-    file already imported is refused unless the user asks to import it again."""
+    file already imported is refused unless the user asks to import it again. Not offered to
+    a read-only user."""
+    if not writable():
+        return
     st.write(
         "Import an existing tracker (CSV or Excel .xlsx, e.g. with a **Sent** and a **Received** "
         "sheet). Columns that look like patient identifiers are dropped before anything is read."

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from components import referral_editor as ed
 from components.feedback import clear_flash, flash, flash_exception, show_flash
+from components.shell import can_write, writable
 from components.text import md_escape
 from services import referrals as refs
 from services.exports import to_csv_bytes, to_xlsx_bytes
@@ -57,10 +58,12 @@ def log_tab(
     """The editable log: edits collect in the working table (`state`) and are written only by
     Save, so a user can review a batch before it reaches the shared database."""
     view, frame = _log_filters(state, today, labels)
-    _log_editor(state, practice, today, labels, view, frame)
-    _save_buttons(state, engine, today)
-    _save_outcome(state, engine, today)
-    _add_referrer_form(engine, practice, labels)
+    may_write = can_write()
+    _log_editor(state, practice, today, labels, view, frame, read_only=not may_write)
+    if writable():  # a read-only user reads the grid and exports it; nothing more
+        _save_buttons(state, engine, today)
+        _save_outcome(state, engine, today)
+        _add_referrer_form(engine, practice, labels)
     _export_buttons(view, labels)
 
 
@@ -97,20 +100,26 @@ def _log_editor(
     labels: dict[str, str],
     view: pd.DataFrame,
     frame: pd.DataFrame,
+    read_only: bool = False,
 ) -> None:
-    """The grid. Its deltas reach the working copy at the start of the next run (see
-    components.referral_editor for why the editor's return value is not used)."""
+    """The grid (locked for a read-only user). Its deltas reach the working copy at the start
+    of the next run (see components.referral_editor for why the editor's return value is not
+    used)."""
     # categories already used in the log stay selectable, or those rows could not be edited
     used_reasons = sorted(set(state.work["reason_category"].dropna()) - set(refs.REASON_CATEGORIES))
     used_payers = sorted(set(state.work["payer_category"].dropna()) - set(refs.PAYER_CATEGORIES))
-    st.caption(
-        f"{len(view):,} of {len(state.work):,} referrals shown. Add a row with **+** under the "
-        "grid; select rows and press the bin to delete. Nothing is written until you save."
+    how = (
+        ""
+        if read_only
+        else " Add a row with **+** under the grid; select rows and press the bin to delete. "
+        "Nothing is written until you save."
     )
+    st.caption(f"{len(view):,} of {len(state.work):,} referrals shown.{how}")
     st.data_editor(
         frame,
         key=state.editor_key,
-        num_rows="dynamic",
+        disabled=read_only,
+        num_rows="fixed" if read_only else "dynamic",
         hide_index=True,
         width="stretch",
         height=420,
@@ -302,6 +311,7 @@ def follow_ups_tab(
     show_flash("ref_owed")
     if owed.empty:
         st.success("Nothing owed: every recent referrer has been thanked and every loop closed.")
+    may_mark = writable() if not owed.empty else False
     limit = 50
     for item in owed.head(limit).itertuples(index=False):
         what = "Thank-you" if item.kind == "thank_you" else "Outcome note"
@@ -311,6 +321,8 @@ def follow_ups_tab(
             f"referral #{item.id} of {item.referral_date.isoformat()} "
             f"({item.age_days} days ago, {refs.STATUS_LABELS.get(item.status, item.status)})"
         )
+        if not may_mark:
+            continue
         c2.button(
             "Mark sent",
             key=f"ref_done:{item.kind}:{item.id}",

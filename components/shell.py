@@ -43,13 +43,33 @@ def page_preamble(
     return get_engine(), practice
 
 
-def can_write(role: str = "liaison") -> bool:
+def can_write(role: str = "liaison", practice_id: int | None = None) -> bool:
     """Whether the signed-in user may write at `role` level ("liaison": targets, activities,
-    referrals; "owner": the practice, its team) in the practice picked in the sidebar. Pages
-    hide write controls with it; the services refuse the write anyway (services/auth.py)."""
+    referrals; "owner": the practice, its team) in `practice_id`, by default the practice
+    picked in the sidebar. Pages hide write controls with it; the services refuse the write
+    anyway (services/auth.py)."""
     from services import auth
 
-    return auth.current_actor().can(role, st.session_state.get("practice_id"))
+    pid = st.session_state.get("practice_id") if practice_id is None else practice_id
+    return auth.current_actor().can(role, pid)
+
+
+def writable(role: str = "liaison", practice_id: int | None = None) -> bool:
+    """`can_write`, for a place that draws write controls: when the user may not write there,
+    it says so in one short caption (where the controls would have been) and returns False,
+    so the caller skips its buttons. A click that could only end in "Not allowed" is never
+    offered."""
+    if can_write(role, practice_id):
+        return True
+    from services import auth
+
+    pid = st.session_state.get("practice_id") if practice_id is None else practice_id
+    held = auth.current_actor().role_in(pid)
+    st.caption(
+        f"You have read-only access ({held})." if held else "You have read-only access.",
+        help=None if role != "owner" else "Only the practice's owners can change this.",
+    )
+    return False
 
 
 def require_page_role(role: str) -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components.feedback import clear_flash, flash, flash_exception
+from components.shell import writable
 from components.targets.common import SLOT, logger
 from services.activities import KIND_LABELS, KINDS, ActivityError, log_activity
 from services.practices import Practice
@@ -25,7 +26,10 @@ def activity_form(
     fixed_partner: int | None = None,
     default_staff: str = "",
 ) -> None:
-    """Log an outreach or networking activity; partner optional (events) unless fixed."""
+    """Log an outreach or networking activity; partner optional (events) unless fixed.
+    Not drawn for a read-only user."""
+    if not writable():
+        return
     k = {f: f"af:{key}:{f}" for f in ("partner", "kind", "day", "staff", "notes", "due")}
 
     def submit() -> None:

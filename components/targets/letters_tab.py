@@ -11,6 +11,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components.feedback import clear_flash, flash, flash_exception
+from components.shell import writable
 from components.targets.common import SLOT, logger
 from services import letters as letters_svc
 from services.activities import KIND_LABELS, ActivityError
@@ -53,6 +54,8 @@ def _template_editor(engine: Engine, practice: Practice, kind: str) -> str:
         + ", ".join(f"`{{{p}}}` {d}" for p, d in letters_svc.PLACEHOLDERS.items())
         + ". Write `{{` or `}}` for a literal brace."
     )
+    if not writable():
+        return st.session_state.get(tkey, saved)
     b1, b2 = st.columns(2)
     b1.button("Save template", on_click=save, key="save_template", type="primary")
     b2.button(
@@ -144,6 +147,8 @@ def letters_panel(
             activity = KIND_LABELS[letters_svc.ACTIVITY_KIND[kind]].lower()
             flash(SLOT, "success", f"Logged {n} {activity} activit{'y' if n == 1 else 'ies'}.")
 
+        if not writable():
+            return
         st.button(
             f"Log {len(batch)} as sent",
             on_click=log_sent,

@@ -11,6 +11,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components.feedback import clear_flash, flash, flash_exception
+from components.shell import writable
 from components.targets.common import EDITOR_FIELDS, SLOT, logger
 from components.text import md_escape
 from services import db, partners, playbook
@@ -97,6 +98,16 @@ def partner_editor(engine: Engine, practice: Practice, row: pd.Series, today: da
         f"NPI {row['npi']}",
     ]
     st.caption(md_escape(" · ".join(d for d in details if d)))
+    if not writable():  # read-only: what the editor would hold, as text
+        priority = defaults["priority"]
+        st.markdown(
+            f"Stage: **{playbook.STAGE_LABELS.get(row['stage'], row['stage'])}** · "
+            f"Owner: {md_escape(defaults['owner'] or '—')} · Priority: "
+            f"{'—' if priority is None else partners.PRIORITY_LABELS[priority]}"
+        )
+        if defaults["notes"]:
+            st.text(defaults["notes"])
+        return
     with st.form(key=f"partner_form:{pid}", border=True):
         c1, c2 = st.columns(2)
         c1.selectbox(

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from components.feedback import clear_flash, flash, flash_exception
 from components.selection import id_table
+from components.shell import writable
 from components.targets.activity_form import activity_form
 from components.targets.common import SLOT, csv_download, forget_editor, logger
 from components.targets.partner_panel import partner_editor, partner_picker, timeline_view
@@ -95,7 +96,10 @@ def pipeline_table(view: pd.DataFrame) -> list[int]:
 
 def bulk_actions(engine: Engine, practice: Practice, view: pd.DataFrame, chosen: list[int]) -> None:
     """Move the selected partners to a stage, or remove them (asking first when they have
-    history). Each button names the partners it will change; each action is all or nothing."""
+    history). Each button names the partners it will change; each action is all or nothing.
+    A read-only user sees the table without them."""
+    if not writable():
+        return
     names_by_id = dict(zip(view["partner_id"].astype(int), view["name"], strict=True))
     names = [names_by_id[pid] for pid in chosen]
 
