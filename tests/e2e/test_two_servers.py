@@ -78,6 +78,23 @@ def edit_first_notes(page: Page, text: str) -> None:
     page.wait_for_timeout(500)
 
 
+def edit_until_pending(page: Page, text: str) -> None:
+    """Edit the first row's Notes and wait until the page offers to save that one change.
+
+    On a loaded machine a rerun can redraw the canvas grid between the click that selects the
+    cell and the typing, so the keys land nowhere; the edit is then typed again (at most three
+    times). What the test asserts afterwards is unchanged: one pending change, then the save."""
+    save = page.get_by_role("button", name="Save 1 change(s)")
+    for attempt in range(3):
+        edit_first_notes(page, text)
+        try:
+            expect(save).to_be_enabled(timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+
+
 def first_referral(database: str) -> tuple[int, str | None, int]:
     engine = sa.create_engine(database, poolclass=sa.NullPool)
     with engine.connect() as conn:
@@ -117,7 +134,7 @@ def test_an_edit_on_one_server_shows_on_the_other_and_conflicts_are_caught_acros
     expect(cells_b.get_by_text("Saved on server A")).to_have_count(0)
 
     # 1. Server A saves an edit...
-    edit_first_notes(page_a, "Saved on server A")
+    edit_until_pending(page_a, "Saved on server A")
     page_a.get_by_role("button", name="Save 1 change(s)").click()
     expect(page_a.get_by_text("Saved:")).to_be_visible(timeout=15_000)
     assert first_referral(database) == (ref_id, "Saved on server A", version + 1)
@@ -132,9 +149,8 @@ def test_an_edit_on_one_server_shows_on_the_other_and_conflicts_are_caught_acros
     expect(cells_b.get_by_text("Saved on server A")).to_have_count(1, timeout=15_000)
 
     # 2. Both edit the same referral; A saves first, so B's save is a conflict, not a loss.
-    edit_first_notes(page_b, "Typed on server B")
-    expect(page_b.get_by_role("button", name="Save 1 change(s)")).to_be_enabled(timeout=15_000)
-    edit_first_notes(page_a, "Saved on server A again")
+    edit_until_pending(page_b, "Typed on server B")
+    edit_until_pending(page_a, "Saved on server A again")
     page_a.get_by_role("button", name="Save 1 change(s)").click()
     # (A's earlier "Saved:" message is still up, so wait for the database instead.)
     wait_for_notes(database, "Saved on server A again")
