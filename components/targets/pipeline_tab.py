@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from components.feedback import clear_flash, flash, flash_exception
 from components.selection import id_table
-from components.shell import writable
+from components.shell import can_write, writable
 from components.targets.activity_form import activity_form
 from components.targets.common import SLOT, csv_download, forget_editor, logger
 from components.targets.partner_panel import partner_editor, partner_picker, timeline_view
@@ -226,8 +226,9 @@ def pipeline_tab(
     view = pipeline_view(shown)
     st.caption(
         f"{len(shown)} of {len(everyone)} partners, grouped by stage. **Active** comes from the "
-        "referral log (a referral in the last 90 days). Select rows to move or remove them; "
-        "select one to open it below."
+        "referral log (a referral in the last 90 days). "
+        + ("Select rows to move or remove them; select one" if can_write() else "Select one")
+        + " to open it below."
     )
     chosen = pipeline_table(view)
     bulk_actions(engine, practice, view, chosen)
