@@ -61,7 +61,15 @@ def _session_actor() -> auth.Actor | None:
     if get_script_run_ctx(suppress_warning=True) is None:
         return None  # a background thread: the services act as the system
     actor = st.session_state.get(_ACTOR_KEY)  # set by the gate on every run (cheap to read)
-    if isinstance(actor, auth.Actor):
+    signed_in = not sign_in_enabled()
+    if not signed_in:
+        # A button callback runs before the gate of its run: a sign-out or an expired identity
+        # cookie since the last run must not leave the previous run's user acting.
+        signed_in = bool(st.user.get("is_logged_in", False)) and (
+            not isinstance(actor, auth.Actor)
+            or actor.email == str(st.user.get("email") or "").strip().lower()
+        )
+    if isinstance(actor, auth.Actor) and signed_in:
         return actor
     return auth.ANONYMOUS if sign_in_enabled() else auth.LOCAL_USER
 
