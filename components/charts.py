@@ -404,3 +404,18 @@ def progress_charts(
         Chart("top_partners", "Top partners", top_partners_chart(top, big), top),
         Chart("leakage", "Lost referrals and leakage", leakage_chart(leak, big), leak),
     ]  # fmt: skip
+
+
+def slide_figure(fig) -> None:  # type: ignore[no-untyped-def]
+    """Fit a projector figure to a slide: its height follows the window, the slide's title
+    line replaces the figure's title, and the legend sits at the figure's foot."""
+    top = 95 if fig.layout.shapes else 20  # the growth chart's phase labels need room
+    fig.update_layout(
+        height=None,
+        autosize=True,
+        title=None,
+        margin={"t": top, "b": 10},
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
+                "x": 0, "xanchor": "left"},
+    )  # fmt: skip
+    fig.update_xaxes(automargin=True)

@@ -1,7 +1,8 @@
 """Progress: where we are against the playbook, what moved in the period, who went quiet, and
 the staff-meeting slides.
 
-The widgets and their session-state keys live in `components/progress_view.py`.
+The widgets and their session-state keys live in `components/progress_view.py`; the
+staff-meeting slides in `components/meeting_mode.py`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import date
 
 import streamlit as st
 
+from components import meeting_mode
 from components import progress_view as ui
 from components.shell import page_preamble
 from services.progress_data import group_of
@@ -26,7 +28,7 @@ scope, first, last, meeting = ui.controls(practice.id, group, by_id, today)
 view = {**ui.load_view(engine, by_id, scope, first, last, today, meeting), "period": (first, last)}
 
 if meeting:
-    ui.meeting_mode(view, engine, practice.id, today)
+    meeting_mode.meeting_mode(view, engine, practice.id, today)
     st.stop()
 
 ui.overview(view)

@@ -102,10 +102,11 @@ def test_every_meeting_slide_fits_the_window_and_the_keys_move_the_slides(
     page.keyboard.press("PageUp")
     _expect_slide(page, SLIDE_COUNT - 1)
     # Key press to the next slide's title, including the browser's redraw. The budget is 0.5 s
-    # on an idle machine; this bound leaves room for a loaded test machine (2 cores shared).
+    # on an idle machine (about 0.1 s measured at load 7 on 2 cores, see
+    # benchmarks/bench_meeting_browser.py); this bound leaves room for a heavier test machine.
     median = sorted(changes)[len(changes) // 2]
     print(f"slide change median {median:.2f}s, max {max(changes):.2f}s at {size}")
-    assert median <= 2.5, changes
+    assert median <= 1.0, changes
     page.get_by_role("button", name="Exit meeting mode").click()
     expect(page.get_by_label("Location")).to_be_visible(timeout=15_000)
     assert outside_requests == []
