@@ -33,6 +33,7 @@ DEMO_PRACTICE_NAME = "Cherry Creek Physical Therapy (demo)"
 DEMO_ZIP = "80206"  # Denver, CO
 DEMO_RADIUS_MI = 15.0
 HISTORY_DAYS = 120  # the demo playbook started about four months ago
+QUIET_DAYS = 50  # the demo's partner who went quiet last sent a patient this many days ago
 
 #: providers per specialty group (about 380 in all)
 GROUP_COUNTS: dict[str, int] = {
@@ -268,10 +269,29 @@ def build_demo_dataset(today: date, seed: int = DEMO_SEED) -> DemoDataset:
                            "activity_date": today - timedelta(days=30 * months_ago + 3),
                            "staff": staff[1], "notes": "Demo: county medical society evening.",
                            "follow_up_due": None})  # fmt: skip
+    referrals = _one_went_quiet(referrals, partners, today, seed)
     referrals.sort(key=lambda r: (r["referral_date"], r["partner_npi"]))
     activities.sort(key=lambda a: (a["activity_date"], a["npi"] or ""))
     return DemoDataset(practice, providers, partners, history, activities, referrals,
                        {"seed": seed, "today": today})  # fmt: skip
+
+
+def _one_went_quiet(
+    referrals: list[dict[str, Any]], partners: list[dict[str, Any]], today: date, seed: int
+) -> list[dict[str, Any]]:
+    """The demo's partner who went quiet, so "Who went quiet" has a real entry to show: the
+    first formal partner was a busy referrer from the playbook's first days (one every 5 to 10
+    days) and has sent nothing for QUIET_DAYS. It draws from its own random stream, so every
+    other demo row is the same as without it."""
+    rng = random.Random(seed + 1)
+    npi = next(p["npi"] for p in partners if p["stage"] == "formal")
+    stop = today - timedelta(days=QUIET_DAYS)
+    kept = [r for r in referrals if r["partner_npi"] != npi]
+    day = today - timedelta(days=HISTORY_DAYS - rng.randint(1, 4))
+    while day <= stop:
+        kept.append(_demo_referral(rng, npi, day, today))
+        day += timedelta(days=rng.randint(5, 10))
+    return kept
 
 
 def _demo_referral(rng: random.Random, npi: str, day: date, today: date) -> dict[str, Any]:

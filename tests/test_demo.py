@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
 import sqlalchemy as sa
 
-from services import db, demo
+from services import db, demo, quiet
 from services.geo import haversine_mi
 from services.npi import is_valid_npi
 from services.partners import add_targets
@@ -101,3 +102,17 @@ def test_a_real_practice_never_sees_demo_providers(demo_engine):
     demo_practice = next(p for p in list_practices(demo_engine) if p.is_demo)
     assert load_providers(demo_engine, real)["npi"].tolist() == ["1234567893"]
     assert "1234567893" not in set(load_providers(demo_engine, demo_practice)["npi"])
+
+
+def test_one_busy_demo_partner_went_quiet_about_50_days_ago():
+    data = demo.build_demo_dataset(TODAY)
+    frame = pd.DataFrame(data.referrals).rename(columns={"partner_npi": "npi"})
+    listed = quiet.went_quiet(frame, TODAY)
+    assert len(listed) == 1, listed
+    row = listed.iloc[0]
+    assert row["recent"] == 0 and row["usual_per_month"] >= quiet.MIN_USUAL_PER_MONTH
+    assert 45 <= (TODAY - row["last_referral"]).days <= 55
+    stage = {p["npi"]: p["stage"] for p in data.partners}
+    assert stage[row["npi"]] == "formal"  # an existing partner, not a stranger
+    # every other partner still sends: nobody else is listed a week earlier either
+    assert len(quiet.went_quiet(frame, TODAY - timedelta(days=7))) <= 1

@@ -53,7 +53,7 @@ def test_the_page_says_why_there_is_no_patient_column(app_test):
     assert "No patient identifiers" in at.caption[0].value
     columns = list(editor(at).value.columns)
     assert not [c for c in columns if "patient" in c or "name" in c or "dob" in c]
-    assert len(editor(at).value) == 44  # the demo practice's referrals
+    assert len(editor(at).value) == 45  # the demo practice's referrals
 
 
 def test_add_edit_and_delete_through_the_editor_reach_the_database(app_test):
@@ -212,18 +212,18 @@ def test_conversion_tab_shows_the_funnel_and_leakage(app_test):
     labels = [m.label for m in at.metric]
     assert "Leaked (went elsewhere)" in labels and "Median days to first visit" in labels
     received = next(m for m in at.metric if m.label == "Received")
-    assert int(received.value) == 35  # the demo's received referrals
+    assert int(received.value) == 36  # the demo's received referrals
     spec = at.get("plotly_chart")[0].proto.spec
     assert '"funnel"' in spec
     per_partner = table_with(at, "evaluated_rate")
-    assert per_partner["received"].sum() == 35
+    assert per_partner["received"].sum() == 36
 
 
 def test_filters_narrow_the_grid(app_test):
     at = open_log(app_test)
     at.multiselect(key="ref_f_dir").set_value(["sent"]).run()
     grid = editor(at).value
-    assert 0 < len(grid) < 44 and set(grid["direction"]) == {"sent"}
+    assert 0 < len(grid) < 45 and set(grid["direction"]) == {"sent"}
     at.multiselect(key="ref_f_status").set_value(["lost"]).run()
     assert set(editor(at).value["status"]) <= {"lost"}
 
