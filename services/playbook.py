@@ -148,12 +148,20 @@ def stages_as_of(data: ProgressData, day: date) -> pd.DataFrame:
 
 def target_list_size(data: ProgressData, day: date) -> int:
     """Partners on the list at the end of `day`, at any stage but dropped."""
-    return int((stages_as_of(data, day)["to_stage"] != "dropped").sum())
+    return _on_the_list(stages_as_of(data, day))
 
 
 def connections(data: ProgressData, day: date) -> int:
     """Partners at stage connected or beyond at the end of `day`."""
-    return int(stages_as_of(data, day)["to_stage"].isin(CONNECTED_STAGES).sum())
+    return _connected(stages_as_of(data, day))
+
+
+def _on_the_list(stages: pd.DataFrame) -> int:
+    return int((stages["to_stage"] != "dropped").sum())
+
+
+def _connected(stages: pd.DataFrame) -> int:
+    return int(stages["to_stage"].isin(CONNECTED_STAGES).sum())
 
 
 def active_partnerships(data: ProgressData, day: date) -> int:
@@ -166,9 +174,11 @@ def active_partnerships(data: ProgressData, day: date) -> int:
 
 
 def counts_as_of(data: ProgressData, day: date) -> dict[str, int]:
+    """The three playbook counts as of `day`; the stages are worked out once for both."""
+    stages = stages_as_of(data, day)
     return {
-        "targets": target_list_size(data, day),
-        "connections": connections(data, day),
+        "targets": _on_the_list(stages),
+        "connections": _connected(stages),
         "active": active_partnerships(data, day),
     }
 
