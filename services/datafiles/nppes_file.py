@@ -149,12 +149,22 @@ def _code_condition(groups: Iterable[str]) -> str:
 
 
 def _mdy(value: object) -> date | None:
+    """A date the scan already parsed (see `_DATES`), or MM/DD/YYYY text; None if neither."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         return datetime.strptime(value.strip(), "%m/%d/%Y").date()
     except ValueError:
         return None
+
+
+#: Dates parsed by DuckDB on the kept rows only: Python's strptime per row cost more than the
+#: rest of the record building. A value that is no MM/DD/YYYY date stays NULL ("unknown").
+_DATES = ("enumerated", "updated")
 
 
 def _text(value: object) -> str | None:
@@ -262,7 +272,11 @@ def import_nppes(
             [(alias, f'"{col}"') for alias, col in WANTED.items()],
             f"upper(trim({loc_state})) IN ({states_sql}) AND {active} AND "
             f"{_code_condition(group_list)}",
-            [*((alias, alias) for alias in WANTED), ("npi_ok", "npi_ok(trim(npi))")],
+            [
+                *((alias, alias) for alias in WANTED if alias not in _DATES),
+                *((d, f"try_strptime(trim({d}), '%m/%d/%Y')::DATE") for d in _DATES),
+                ("npi_ok", "npi_ok(trim(npi))"),
+            ],
             progress,
             should_stop,
             span=(0.0, 0.85),
@@ -270,7 +284,13 @@ def import_nppes(
         malformed = scan.rejected_lines(con)
     finally:
         con.close()
-    kept_rows = frame.to_dict("records")
+    # Plain dicts built from whole columns: DataFrame.to_dict walks Arrow-backed cells one by
+    # one, several times slower.
+    fields = list(frame.columns)
+    kept_rows = [
+        dict(zip(fields, values, strict=True))
+        for values in zip(*(frame[f].tolist() for f in fields), strict=True)
+    ]
     report.rows_read = rows_seen + malformed
     report.skip("malformed rows (wrong number of fields, cut off)", malformed)
     valid = frame["npi_ok"].fillna(False).to_numpy(dtype=bool)

@@ -149,19 +149,16 @@ def import_pairs(
             *scan.npi_field("CAST(b AS VARCHAR)", "b"),
             *scan.count_fields("patients", "patients"), *scan.count_fields("trans", "trans"),
         ]  # fmt: skip
-        # Two hash joins against the (small) set of NPIs that matter, probed during the scan.
+        # Two semi-joins against the (small) set of NPIs that matter, probed during the scan:
+        # a mark join per side keeps no columns of the small table, cheaper than two outer joins.
         options = scan.csv_options(has_header, "utf-8", all_varchar=False)
-        source = (
-            f"read_csv({scan.sql_text(str(path))}, {options}, columns={col_spec}) s "
-            f"LEFT JOIN keep_npi ka ON s.{a} = ka.npi "
-            f"LEFT JOIN keep_npi kb ON s.{b} = kb.npi"
-        )
+        source = f"read_csv({scan.sql_text(str(path))}, {options}, columns={col_spec}) s"
         rows_seen, df = scan.scan_filtered(
             con,
             source,
             [("a", f"s.{a}"), ("b", f"s.{b}"), ("patients", f"s.{patients}"),
              ("trans", f"s.{trans}")],
-            "ka.npi IS NOT NULL OR kb.npi IS NOT NULL",
+            f"s.{a} IN (SELECT npi FROM keep_npi) OR s.{b} IN (SELECT npi FROM keep_npi)",
             derived,
             progress,
             should_stop,
