@@ -317,7 +317,7 @@ def referrals_by_month(data: ProgressData, first: date, last: date) -> pd.DataFr
     out = (
         r.assign(
             month=r["referral_date"].dt.to_period("M").dt.start_time.dt.date,
-            group=r["group"].fillna("unknown"),
+            group=r["group"].astype(object).fillna("unknown"),
         )
         .groupby(["month", "direction", "group"], as_index=False)
         .size()

@@ -225,7 +225,7 @@ def build_progress_data(
     referrals["visits"] = pd.to_numeric(referrals["visits"], errors="coerce").fillna(0)
     lookup = names if names is not None else partners[["npi", "name", "group"]]
     lookup = lookup.drop_duplicates("npi").set_index("npi")
-    referrals["name"] = referrals["npi"].map(lookup["name"]).fillna(referrals["npi"])
+    referrals["name"] = referrals["npi"].map(lookup["name"]).astype(object).fillna(referrals["npi"])
     referrals["group"] = referrals["npi"].map(lookup["group"])
 
     activities = activities.copy()
