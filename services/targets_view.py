@@ -6,12 +6,14 @@ Plain pandas, so it is tested without a browser; the widgets are in components/t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 
 import pandas as pd
 
 from services import playbook
 from services.activities import KIND_LABELS
 from services.letters import Recipient, specialty_for_letter
+from services.map_table import format_phone, title_case
 from services.partners import PRIORITY_LABELS
 from services.routes import Route, Stop
 from services.specialties import group_label
@@ -46,6 +48,14 @@ def names_phrase(names: Sequence[str], limit: int = 3) -> str:
     return f"{shown} and {rest} more" if rest > 0 else shown
 
 
+def _day_text(value: object) -> str:
+    """An ISO day ("2026-11-27", which sorts as text) or "" when there is none."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    day = value.date() if isinstance(value, datetime) else value
+    return day.isoformat() if isinstance(day, date) else str(day)
+
+
 def pipeline_view(df: pd.DataFrame) -> pd.DataFrame:
     """The table as shown: grouped by stage (in pipeline order), then priority, newest first."""
     order = {s: i for i, s in enumerate(playbook.STAGES)}
@@ -62,12 +72,13 @@ def pipeline_view(df: pd.DataFrame) -> pd.DataFrame:
             "priority": df["priority"].map(
                 lambda p: PRIORITY_LABELS.get(int(p), "") if pd.notna(p) else ""
             ),
-            "owner": df["owner"],
-            "last_referral": df["last_referral"],
-            "city": df["city"],
-            "phone": df["phone"],
-            "added": df["added_at"].map(lambda d: d.date() if hasattr(d, "date") else d),
-            "notes": df["notes"],
+            # Blank, never "None": a grid shows a missing value as the word.
+            "owner": df["owner"].astype(object).fillna(""),
+            "last_referral": df["last_referral"].map(_day_text),
+            "city": df["city"].map(title_case),
+            "phone": df["phone"].map(format_phone),
+            "added": df["added_at"].map(_day_text),
+            "notes": df["notes"].astype(object).fillna(""),
         }
     ).reset_index(drop=True)
 

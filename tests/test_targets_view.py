@@ -46,3 +46,22 @@ def test_the_pipeline_table_is_grouped_by_stage_then_priority(demo_engine):
         "NPI", "Stage", "Name"]  # fmt: skip
     assert set(export["Active"]) <= {"yes", ""}
     assert isinstance(export, pd.DataFrame) and len(export) == len(df)
+
+
+def test_the_pipeline_table_shows_blanks_not_none_and_reads_like_a_list(demo_engine):
+    with demo_engine.connect() as conn:
+        practice_id = conn.execute(sa.select(db.practice.c.id)).scalar()
+    df = partners.list_partners(demo_engine, practice_id, TODAY)
+    df.loc[df.index[0], ["owner", "notes", "city", "phone"]] = None
+    df.loc[df.index[1], ["city", "phone"]] = ["DENVER", "3035550100"]
+    df["last_referral"] = df["last_referral"].astype(object)
+    df.loc[df.index[0], "last_referral"] = None
+    view = pipeline_view(df).set_index("partner_id")
+    text_columns = ["owner", "last_referral", "city", "phone", "added", "notes"]
+    for column in text_columns:
+        assert view[column].map(lambda v: isinstance(v, str)).all(), column
+    first, second = df["partner_id"].iloc[0], df["partner_id"].iloc[1]
+    assert list(view.loc[first, ["owner", "notes", "city", "phone", "last_referral"]]) == [""] * 5
+    assert view.loc[second, "city"] == "Denver"
+    assert view.loc[second, "phone"] == "(303) 555-0100"
+    assert all(len(d) == 10 and d[4] == "-" for d in view["added"])

@@ -34,10 +34,10 @@ PIPELINE_COLUMNS = {
     ),
     "priority": "Priority",
     "owner": "Owner",
-    "last_referral": st.column_config.DateColumn("Last referral"),
+    "last_referral": st.column_config.TextColumn("Last referral"),
     "city": "City",
     "phone": "Phone",
-    "added": st.column_config.DateColumn("Added"),
+    "added": st.column_config.TextColumn("Added"),
     "notes": st.column_config.TextColumn("Notes", width="medium"),
 }
 
