@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from components.feedback import flash, flash_exception, show_flash
-from services import audit, auth
+from services import audit, audit_trail, auth
 from services.practices import Practice
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def _short(value: object, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def describe(entry: audit.Entry) -> str:
+def describe(entry: audit_trail.Entry) -> str:
     """One line a person reads: what changed, from what to what."""
     if entry.action == "insert":
         return "added"
@@ -56,14 +56,14 @@ def describe(entry: audit.Entry) -> str:
     return "; ".join(f"{f}: {_short(before.get(f))} → {_short(after.get(f))}" for f in fields)
 
 
-def _record_label(entry: audit.Entry) -> str:
+def _record_label(entry: audit_trail.Entry) -> str:
     row = entry.after or entry.before or {}
     name = row.get(_NAME_FIELD.get(entry.table_name, ""), "")
     label = f"{TABLE_LABELS.get(entry.table_name, entry.table_name)} #{entry.record_id}"
     return f"{label} ({_short(name, 30)})" if name else label
 
 
-def _frame(entries: list[audit.Entry]) -> pd.DataFrame:
+def _frame(entries: list[audit_trail.Entry]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -95,7 +95,7 @@ def record_history_link(table: str, record_id: int, label: str = "History") -> N
 
 def _undo(engine: Engine, entry_id: int) -> None:
     try:
-        steps = audit.undo_delete(engine, entry_id)
+        steps = audit_trail.undo_delete(engine, entry_id)
     except (audit.AuditError, auth.PermissionDenied) as exc:
         flash(SLOT, "error", str(exc))
         return
@@ -104,7 +104,7 @@ def _undo(engine: Engine, entry_id: int) -> None:
         return
     # a new table widget, so the row index selected before does not land on another entry
     st.session_state["hist_view_gen"] = st.session_state.get("hist_view_gen", 0) + 1
-    counts = audit.record_counts(steps)
+    counts = audit_trail.record_counts(steps)
     extra = sum(counts.values()) - 1
     flash(
         SLOT,
@@ -128,7 +128,7 @@ def _filters(engine: Engine, practice: Practice) -> dict:
         key="hist_table",
     )
     record_text = cols[1].text_input("Record #", value=record, key="hist_record")
-    who = ["", *audit.actors(engine, practice.id)]
+    who = ["", *audit_trail.actors(engine, practice.id)]
     actor = cols[2].selectbox("Who", who, format_func=lambda a: a or "Anyone", key="hist_actor")
     action = cols[3].selectbox(
         "Action", ["", *ACTION_LABELS], format_func=lambda a: ACTION_LABELS.get(a, "Any"),
@@ -146,7 +146,7 @@ def _filters(engine: Engine, practice: Practice) -> dict:
             "action": action or None, "since": since, "until": until}  # fmt: skip
 
 
-def _details(engine: Engine, entry: audit.Entry) -> None:
+def _details(engine: Engine, entry: audit_trail.Entry) -> None:
     st.markdown(f"**{_record_label(entry)}**, {ACTION_LABELS.get(entry.action, entry.action)} "
                 f"by {entry.actor} at {entry.at:%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
     before, after = entry.before or {}, entry.after or {}
@@ -177,7 +177,7 @@ def _details(engine: Engine, entry: audit.Entry) -> None:
 def history_section(engine: Engine, practice: Practice) -> None:
     show_flash(SLOT)
     chosen = _filters(engine, practice)
-    entries = audit.history(engine, practice.id, **chosen)
+    entries = audit_trail.history(engine, practice.id, **chosen)
     if not entries:
         st.info("No changes match these filters.")
         return

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from services import activities, audit, auth, db, letters, partners, practices
+from services import activities, audit, audit_trail, auth, db, letters, partners, practices
 from services import referrals as refs
 from tests.conftest import TODAY
 
@@ -188,7 +188,7 @@ def test_a_bulk_import_writes_one_audit_row_per_referral(demo_engine):
             for m in conn.execute(sa.select(r).where(r.c.id.in_(ids))).mappings()
         }
     assert all(json.loads(row["after"]) == as_stored[row["record_id"]] for row in rows)
-    newest = audit.history(demo_engine, pid, table="referral", limit=120)
+    newest = audit_trail.history(demo_engine, pid, table="referral", limit=120)
     assert {e.record_id for e in newest} == set(ids)
     assert all(abs(e.at - datetime.now(UTC)) < timedelta(minutes=5) for e in newest)
 
@@ -197,7 +197,7 @@ def test_audit_time_is_utc_and_read_back_aware(clinic):
     engine, pid, (first, _), _ = clinic
     start = datetime.now(UTC) - timedelta(seconds=5)
     partners.update_partner(engine, pid, first, notes="call Tuesdays")
-    entries = audit.history(engine, pid, table="partner", record_id=first)
+    entries = audit_trail.history(engine, pid, table="partner", record_id=first)
     assert entries[0].action == "update" and entries[0].changed[-1] in ("notes", "updated_at")
     assert "notes" in entries[0].changed
     assert entries[0].at.tzinfo is not None and entries[0].at.utcoffset() == timedelta(0)
@@ -232,17 +232,17 @@ def test_history_filters_by_table_record_actor_action_and_dates(clinic):
     engine, pid, (first, second), _ = clinic
     with auth.acting_as(auth.Actor("ann@clinic.test", {pid: auth.LIAISON})):
         partners.update_partner(engine, pid, second, notes="Ann's note")
-    everything = audit.history(engine, pid)
+    everything = audit_trail.history(engine, pid)
     assert [e.id for e in everything] == sorted((e.id for e in everything), reverse=True)
     assert {e.table_name for e in everything} >= {"practice", "partner", "partner_stage_history"}
-    by_ann = audit.history(engine, pid, actor="ann@clinic.test")
+    by_ann = audit_trail.history(engine, pid, actor="ann@clinic.test")
     assert [(e.table_name, e.record_id, e.action) for e in by_ann] == [
         ("partner", second, "update")
     ]
-    assert audit.history(engine, pid, table="partner", record_id=first, action="delete") == []
-    assert audit.history(engine, pid, since=TODAY + timedelta(days=3650)) == []
-    assert len(audit.history(engine, pid, until=date.today())) == len(everything)
-    assert "ann@clinic.test" in audit.actors(engine, pid)
+    assert audit_trail.history(engine, pid, table="partner", record_id=first, action="delete") == []
+    assert audit_trail.history(engine, pid, since=TODAY + timedelta(days=3650)) == []
+    assert len(audit_trail.history(engine, pid, until=date.today())) == len(everything)
+    assert "ann@clinic.test" in audit_trail.actors(engine, pid)
 
 
 def test_undo_a_partner_removal_restores_history_and_activities(clinic):
@@ -257,10 +257,10 @@ def test_undo_a_partner_removal_restores_history_and_activities(clinic):
             sa.select(h).where(h.c.partner_id == first).order_by(h.c.id)
         ).all()
     assert partners.remove_partner(engine, pid, first, confirmed=True)
-    removal = audit.history(engine, pid, table="partner", record_id=first, action="delete")[0]
+    removal = audit_trail.history(engine, pid, table="partner", record_id=first, action="delete")[0]
     assert removal.undoable
 
-    undone = audit.undo_delete(engine, removal.id)
+    undone = audit_trail.undo_delete(engine, removal.id)
     assert {s.table_name for s in undone} == {"partner", "partner_stage_history", "activity"}
     with engine.connect() as conn:
         back = conn.execute(sa.select(db.partner).where(db.partner.c.id == first)).mappings().one()
@@ -273,10 +273,10 @@ def test_undo_a_partner_removal_restores_history_and_activities(clinic):
     assert back["stage"] == "contacted" and back["npi"] == npis[0]
     assert history_after == history_before
     assert link == first
-    restored = audit.history(engine, pid, table="partner", record_id=first, action="insert")
+    restored = audit_trail.history(engine, pid, table="partner", record_id=first, action="insert")
     assert restored and restored[0].note == f"undo of history entry #{removal.id}"
     with pytest.raises(audit.AuditError, match="already back"):
-        audit.undo_delete(engine, removal.id)
+        audit_trail.undo_delete(engine, removal.id)
 
 
 def test_undo_a_referral_deletion(demo_engine):
@@ -286,8 +286,8 @@ def test_undo_a_referral_deletion(demo_engine):
     refs.save_changes(
         demo_engine, pid, deleted=[("d", int(row["id"]), int(row["version"]))], today=TODAY
     )
-    entry = audit.history(demo_engine, pid, table="referral", action="delete")[0]
-    audit.undo_delete(demo_engine, entry.id)
+    entry = audit_trail.history(demo_engine, pid, table="referral", action="delete")[0]
+    audit_trail.undo_delete(demo_engine, entry.id)
     again = refs.load_referrals(demo_engine, pid).set_index("id").loc[int(row["id"])]
     for f in ("partner_npi", "referral_date", "status", "visits", "version"):
         same = (
@@ -299,18 +299,18 @@ def test_undo_a_referral_deletion(demo_engine):
 def test_only_deletes_of_partners_and_referrals_can_be_undone(clinic):
     engine, pid, (first, _), _ = clinic
     partners.update_partner(engine, pid, first, notes="n")
-    update = audit.history(engine, pid, table="partner", action="update")[0]
+    update = audit_trail.history(engine, pid, table="partner", action="update")[0]
     with pytest.raises(audit.AuditError, match="Only the removal"):
-        audit.undo_delete(engine, update.id)
+        audit_trail.undo_delete(engine, update.id)
 
 
 def test_undo_is_refused_when_the_provider_was_added_again(clinic):
     engine, pid, (first, _), npis = clinic
     partners.remove_partner(engine, pid, first, confirmed=True)
-    removal = audit.history(engine, pid, table="partner", action="delete")[0]
+    removal = audit_trail.history(engine, pid, table="partner", action="delete")[0]
     partners.add_targets(engine, pid, [npis[0]])
     with pytest.raises(audit.AuditError, match="added again"):
-        audit.undo_delete(engine, removal.id)
+        audit_trail.undo_delete(engine, removal.id)
     assert len(partners.list_partners(engine, pid, TODAY)) == 2  # nothing half-restored
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from services import activities, audit, auth, db, letters, partners, practices
+from services import activities, audit, audit_trail, auth, db, letters, partners, practices
 from services import referrals as refs
 from tests.conftest import TODAY
 
@@ -106,8 +106,8 @@ def test_a_liaison_writes_outreach_but_not_the_practice_or_its_team(two_practice
         with pytest.raises(auth.PermissionDenied):
             auth.set_role(engine, a, "someone@clinic.test", auth.VIEWER)
         with pytest.raises(auth.PermissionDenied):
-            audit.history(engine, a)
-    entries = audit.history(engine, a, actor="liz@clinic.test")
+            audit_trail.history(engine, a)
+    entries = audit_trail.history(engine, a, actor="liz@clinic.test")
     assert {e.table_name for e in entries} == {"partner", "activity", "letter_template"}
 
 
@@ -122,7 +122,7 @@ def test_a_user_of_practice_a_cannot_read_practice_b(two_practices):
             lambda: refs.load_referrals(engine, b),
             lambda: practices.get_practice(engine, b),
             lambda: partners.partner_history(engine, b, partner_b),
-            lambda: audit.history(engine, b),
+            lambda: audit_trail.history(engine, b),
             lambda: auth.list_team(engine, b),
         ):
             with pytest.raises(auth.PermissionDenied, match="no access"):
