@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -81,6 +82,11 @@ def start_app(
     URL; see `database_url`), and wait until it is healthy."""
     port = _free_port()
     env = {**os.environ, "REFERRAL_ATLAS_DB_URL": database_url(db), **(extra_env or {})}
+    # The server's stderr goes to a file, never to a pipe nobody reads while it runs: the app
+    # logs to stderr, and a full pipe (64 KB) would block the server mid-test.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by stop_app
+        prefix="atlas-e2e-", suffix=".log", delete=False
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -102,13 +108,15 @@ def start_app(
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    log.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"streamlit exited: {Path(log.name).read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
                 if resp.read() == b"ok":
@@ -125,6 +133,9 @@ def stop_app(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log_path = getattr(proc, "log_path", None)
+    if log_path:
+        Path(log_path).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
