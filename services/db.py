@@ -300,6 +300,7 @@ procedure_volume = sa.Table(
     sa.Column("data_year", sa.Integer, nullable=False),
     sa.Column("tot_srvcs", sa.Float),
     sa.Column("tot_benes", sa.Integer),
+    sqlite_with_rowid=False,
 )
 
 # Shared-patient pairs, kept only where one side matters to a practice; npi_from saw the
@@ -314,6 +315,7 @@ shared_patient_pair = sa.Table(
     sa.Column("patient_count", sa.Integer),
     sa.Column("transaction_count", sa.Integer),
     sa.Index("ix_shared_pair_to", "npi_to"),
+    sqlite_with_rowid=False,
 )
 
 # One row per data-file import: what was read, kept and skipped, and why.
@@ -415,6 +417,29 @@ def _migrate_to_8(conn: Connection) -> None:
     audit_log.create(conn, checkfirst=True)
 
 
+def _migrate_to_9(conn: Connection) -> None:
+    """Version 9: on SQLite, the tables that imports fill in bulk (PT-generating procedures and
+    shared-patient pairs) keep their rows in primary-key order (WITHOUT ROWID): one B-tree to
+    write instead of a row table plus its key index. Their rows are copied over."""
+    if conn.dialect.name != "sqlite":
+        return
+    for table in (procedure_volume, shared_patient_pair):
+        sql = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,)
+        ).scalar()
+        if sql is None or "WITHOUT ROWID" in sql.upper():
+            table.create(conn, checkfirst=True)
+            continue
+        old = f"{table.name}_before_v9"
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {old}")
+        for index in table.indexes:  # they moved with the renamed table; their names are needed
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+        table.create(conn)
+        cols = ", ".join(c.name for c in table.columns)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {old}")
+        conn.exec_driver_sql(f"DROP TABLE {old}")
+
+
 V1_TABLES = (
     "practice", "provider", "geocode_cache", "partner", "partner_stage_history", "activity",
     "referral", "npi_pull",
@@ -432,6 +457,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _migrate_to_6,
     7: _migrate_to_7,
     8: _migrate_to_8,
+    9: _migrate_to_9,
 }
 
 

@@ -7,7 +7,8 @@ projected to four columns, and a provider imported later from NPPES finds its vo
 
 By Provider and Service (about 3 GB, 9.7 M rows, one row per NPI × HCPCS code × place of
 service): only the rows for the PT-generating codes of `procedures.PT_PROCEDURES` are kept,
-filtered inside DuckDB's scan, and summed per NPI and code over the places of service.
+filtered inside DuckDB's scan, and summed per NPI and code over the places of service as they
+are written (the kept rows are saved while the scan goes on, see `scan.stream_rows`).
 
 CMS suppresses aggregates from 10 or fewer beneficiaries: a blank or suppressed count is stored
 as NULL and shown as "no data", never as zero. A count that is not a number at all is bad input:
@@ -17,6 +18,7 @@ its row is skipped and counted.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -57,9 +59,6 @@ def check_by_service_header(header: list[str]) -> None:
 NPI = scan.npi_field("Rndrng_NPI", "npi")
 BENES = scan.count_fields("Tot_Benes", "benes")
 SRVCS = scan.count_fields("Tot_Srvcs", "srvcs")
-NPI_OF_RAW = scan.npi_field("npi", "npi")
-BENES_OF_RAW = scan.count_fields("benes", "benes")
-SRVCS_OF_RAW = scan.count_fields("srvcs", "srvcs")
 
 
 def _clean(df: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
@@ -114,7 +113,7 @@ def import_by_provider(
         }
     )
     t = db.medicare_volume
-    with engine.begin() as conn:
+    with common.import_transaction(engine) as conn:
         common.refuse_older(conn, t, year, "Medicare by Provider data")
         conn.execute(t.delete())  # same or older year: replaced as a whole (a national file)
         common.insert_chunks(conn, t, rows, progress, should_stop)
@@ -138,48 +137,53 @@ def import_by_service(
     common.check_disk(engine, path, kept_fraction=0.02)
     report = ImportReport(KIND_BY_SERVICE, name, year)
     codes = ", ".join(scan.sql_text(c) for c in procedure_codes())
+    source = f"read_csv({scan.sql_text(str(path))}, {scan.csv_options(True, 'utf-8')})"
+    # One pass: DuckDB reads only the four columns it needs, keeps the rows whose code is on
+    # the list and checks them; the kept rows are written while the scan goes on.
+    sql = f"""SELECT trim(Rndrng_NPI) AS npi, trim(HCPCS_Cd) AS hcpcs_cd, {year} AS data_year,
+                     {scan.count_value("Tot_Srvcs")} AS tot_srvcs,
+                     CAST(round({scan.count_value("Tot_Benes")}) AS BIGINT) AS tot_benes,
+                     {scan.row_status(["Rndrng_NPI"], ["Tot_Benes", "Tot_Srvcs"])} AS status
+              FROM {source} WHERE HCPCS_Cd IN ({codes})"""
+    t = db.procedure_volume
+    columns = ["npi", "hcpcs_cd", "data_year", "tot_srvcs", "tot_benes"]
+
+    def merge(new: Any) -> dict[str, Any]:
+        # One row per place of service: they add up. Beneficiaries may overlap between places,
+        # so the larger of the two is the honest floor; all-suppressed stays "no data".
+        return {
+            "tot_srvcs": sa.case(
+                (t.c.tot_srvcs.is_(None), new.tot_srvcs),
+                (new.tot_srvcs.is_(None), t.c.tot_srvcs),
+                else_=t.c.tot_srvcs + new.tot_srvcs,
+            ),
+            "tot_benes": sa.case(
+                (sa.or_(t.c.tot_benes.is_(None), new.tot_benes > t.c.tot_benes), new.tot_benes),
+                else_=t.c.tot_benes,
+            ),
+        }
+
     con = scan.duckdb_connection()
     try:
-        # One pass: the rows read (for the report) and the rows whose code is on the list.
-        # DuckDB pushes the projection into the CSV reader: only four columns are parsed.
-        rows_seen, df = scan.scan_filtered(
-            con,
-            f"read_csv({scan.sql_text(str(path))}, {scan.csv_options(True, 'utf-8')})",
-            [("npi", "Rndrng_NPI"), ("code", "HCPCS_Cd"), ("benes", "Tot_Benes"),
-             ("srvcs", "Tot_Srvcs")],
-            f"HCPCS_Cd IN ({codes})",
-            [*NPI_OF_RAW, ("code", "trim(code)"), *BENES_OF_RAW, *SRVCS_OF_RAW],
-            progress,
-            should_stop,
-        )  # fmt: skip
-        malformed = scan.rejected_lines(con)
+        with common.import_transaction(engine) as conn:
+            common.refuse_older(conn, t, year, "Medicare by Provider and Service data")
+            conn.execute(t.delete())
+            write = common.upsert(conn, t, columns, merge)
+
+            def save(batch: Any) -> None:
+                rows = common.good_rows(batch, report, columns)
+                write.run(conn, rows)
+                report.rows_kept += len(rows)
+
+            rows_seen = scan.stream_rows(
+                con, sql, save, f"SELECT count(*) FROM {source}", progress, should_stop
+            )
+            malformed = scan.rejected_lines(con)
+            report.rows_read = rows_seen + malformed
+            report.skip("malformed rows (wrong number of fields, cut off)", malformed)
+            common.record_import(conn, report)
     finally:
         con.close()
-    report.rows_read = rows_seen + malformed
-    report.skip("malformed rows (wrong number of fields, cut off)", malformed)
-    df = _clean(df, report)
-    # One row per place of service: sum them. Beneficiaries may overlap between places, so the
-    # larger of the two is the honest floor; min_count keeps an all-suppressed sum "no data".
-    by = df.groupby(["npi", "code"], sort=False)
-    grouped = pd.DataFrame(
-        {"srvcs": by["srvcs"].sum(min_count=1), "benes": by["benes"].max()}
-    ).reset_index()
-    report.rows_kept = len(df)
-    rows = pd.DataFrame(
-        {
-            "npi": grouped["npi"].to_numpy(),
-            "hcpcs_cd": grouped["code"].to_numpy(),
-            "data_year": year,
-            "tot_srvcs": grouped["srvcs"].astype(float),
-            "tot_benes": grouped["benes"].round().astype("Int64"),
-        }
-    )
-    t = db.procedure_volume
-    with engine.begin() as conn:
-        common.refuse_older(conn, t, year, "Medicare by Provider and Service data")
-        conn.execute(t.delete())
-        common.insert_chunks(conn, t, rows, progress, should_stop)
-        common.record_import(conn, report)
     return report
 
 

@@ -7,14 +7,17 @@ counts are checked in SQL (`npi_field`, `count_fields`) before Python sees them.
 
 from __future__ import annotations
 
+import json
+import queue
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from services.datafiles.common import FileRejected, ImportStopped, Progress, StopCheck
 
@@ -49,6 +52,26 @@ def count_fields(expr: str, alias: str) -> list[tuple[str, str]]:
     suppressed = ", ".join(sql_text(v) for v in sorted(SUPPRESSED))
     bad = f"coalesce(({num} IS NULL AND {raw} NOT IN ({suppressed})) OR {num} < 0, false)"
     return [(alias, num), (f"{alias}_bad", bad)]
+
+
+#: `row_status` values: a row is written only when it is OK; the others are skipped and counted.
+STATUS_OK, STATUS_BAD_NPI, STATUS_BAD_COUNT = 0, 1, 2
+
+
+def row_status(npis: Sequence[str], counts: Sequence[str]) -> str:
+    """SQL for one status per row: an NPI failing its check digit, else a count that is not a
+    number (suppressed and blank counts are fine: "no data"), else OK."""
+    npi_ok = " AND ".join(f"npi_ok(trim({e}))" for e in npis)
+    bad = " OR ".join(dict(count_fields(e, "c"))["c_bad"] for e in counts)
+    return (
+        f"CASE WHEN NOT ({npi_ok}) THEN {STATUS_BAD_NPI} WHEN {bad} THEN {STATUS_BAD_COUNT} "
+        f"ELSE {STATUS_OK} END"
+    )
+
+
+def count_value(expr: str) -> str:
+    """SQL for a count column's number: NULL when suppressed or blank ("no data")."""
+    return dict(count_fields(expr, "c"))["c"]
 
 
 def struct_sql(fields: Sequence[tuple[str, str]]) -> str:
@@ -154,6 +177,121 @@ def scan_filtered(
         return n, pd.DataFrame({f: pd.Series(dtype=object) for f in fields})
     flat = kept.flatten()
     return n, pd.DataFrame({f: flat.field(f).to_pandas() for f in fields})
+
+
+def rows_scanned(con: duckdb.DuckDBPyConnection) -> int | None:
+    """Rows the last query's CSV scan read, from DuckDB's profiler (profiling must be on:
+    `stream_rows` turns it on); None when this DuckDB does not report it. Only the READ_CSV
+    operator counts: a query also scanning a small table (the area's NPIs) adds its rows to
+    the query's total."""
+    try:
+        info = json.loads(con.get_profiling_information(format="json"))
+    except (duckdb.Error, TypeError, ValueError):
+        return None
+    found: list[int] = []
+
+    def walk(node: dict) -> None:
+        extra = node.get("extra_info") or {}
+        is_csv = isinstance(extra, dict) and extra.get("Function") == "READ_CSV"
+        if is_csv and "rows_scanned" in node:
+            found.append(int(node["rows_scanned"]))
+        for child in node.get("children") or []:
+            walk(child)
+
+    for top in info.get("operator") or []:
+        walk(top)
+    return sum(found) if found else None
+
+
+_DONE = object()
+
+
+def stream_rows(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    consume: Callable[[pa.RecordBatch], None],
+    count_sql: str,
+    progress: Progress | None = None,
+    should_stop: StopCheck | None = None,
+    stage: str = "Reading and saving",
+    span: tuple[float, float] = (0.0, 0.95),
+    batch_rows: int = 4096,
+) -> int:
+    """Run `sql` and hand its rows to `consume`, batch by batch, while DuckDB is still
+    scanning; return how many rows the scan read.
+
+    Why: an import that scans first and writes afterwards pays for both in turn. Here DuckDB
+    scans and filters in its own threads (a worker thread here fetches its batches) while this
+    thread writes the previous batch into the caller's open transaction, so the write hides
+    behind the scan. The queue between them is short: memory stays bounded whatever the file's
+    size, and a slow writer simply holds DuckDB back. Stop interrupts DuckDB and raises
+    ImportStopped; any failure in `consume` stops the scan too. The row count comes from
+    DuckDB's profiler (the scan itself counts its rows, so no second pass); should a DuckDB
+    version not report it, `count_sql` counts them."""
+    con.execute("SET enable_profiling = 'no_output'")
+    batches: queue.Queue = queue.Queue(maxsize=16)
+    abort = threading.Event()
+
+    def hand_over(item: object) -> None:
+        while not abort.is_set():
+            try:
+                batches.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def work() -> None:
+        try:
+            for batch in con.sql(sql).to_arrow_reader(batch_rows):
+                if abort.is_set():
+                    return
+                hand_over(batch)
+        except BaseException as exc:  # handed to the caller's thread
+            hand_over(exc)
+            return
+        hand_over(_DONE)
+
+    worker = threading.Thread(target=work, name="datafile-stream", daemon=True)
+    worker.start()
+    lo, hi = span
+    finished = False
+    try:
+        while True:
+            if should_stop is not None and should_stop():
+                raise ImportStopped("Stopped; nothing was written.")
+            try:
+                item = batches.get(timeout=0.2)
+            except queue.Empty:
+                item = None
+            if progress is not None:
+                try:
+                    pct = float(con.query_progress())
+                except duckdb.Error:
+                    pct = -1.0
+                if pct >= 0:
+                    progress(lo + (hi - lo) * min(pct, 100.0) / 100.0, stage)
+            if item is None:
+                continue
+            if item is _DONE:
+                finished = True
+                break
+            if isinstance(item, BaseException):
+                if isinstance(item, duckdb.Error):
+                    first = str(item).splitlines()[0]
+                    raise FileRejected(f"The file could not be read: {first}")
+                raise item
+            consume(item)
+    finally:
+        if not finished:
+            abort.set()
+            con.interrupt()
+        worker.join()
+    if progress is not None:
+        progress(hi, stage)
+    counted = rows_scanned(con)
+    if counted is None:
+        counted = int(con.execute(count_sql).fetchone()[0])
+    return counted
 
 
 def rejected_lines(con: duckdb.DuckDBPyConnection) -> int:

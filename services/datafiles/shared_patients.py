@@ -17,6 +17,7 @@ competitor (who are in the area too). The filter is a semi-join inside DuckDB's 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -135,6 +136,22 @@ def import_pairs(
     # hashing text, and a value that is no number at all is a malformed row, skipped and counted.
     types = {cols[0]: "BIGINT", cols[1]: "BIGINT"}
     col_spec = "{" + ", ".join(f"'{c}': '{types.get(c, 'VARCHAR')}'" for c in cols) + "}"
+    options = scan.csv_options(has_header, "utf-8", all_varchar=False)
+    source = f"read_csv({scan.sql_text(str(path))}, {options}, columns={col_spec}) s"
+    a, b = (f"CAST(s.{c} AS VARCHAR)" for c in cols[:2])
+    patients, trans = (cols[3], cols[2]) if layout == "cms" else (cols[2], cols[3])
+    # Two semi-joins against the (small) set of NPIs that matter, probed during the scan: a
+    # mark join per side keeps no columns of the small table, cheaper than two outer joins.
+    sql = f"""SELECT {a} AS npi_from, {b} AS npi_to, {year} AS data_year,
+                     {scan.sql_text(spec["source"])} AS source,
+                     CAST(round({scan.count_value(f"s.{patients}")}) AS BIGINT) AS patient_count,
+                     CAST(round({scan.count_value(f"s.{trans}")}) AS BIGINT) AS transaction_count,
+                     {scan.row_status([a, b], [f"s.{patients}", f"s.{trans}"])} AS status
+              FROM {source}
+              WHERE s.{cols[0]} IN (SELECT npi FROM keep_npi)
+                 OR s.{cols[1]} IN (SELECT npi FROM keep_npi)"""
+    t = db.shared_patient_pair
+    columns = ["npi_from", "npi_to", "data_year", "source", "patient_count", "transaction_count"]
     con = scan.duckdb_connection()
     try:
         con.execute("CREATE TEMP TABLE keep_npi (npi BIGINT PRIMARY KEY)")
@@ -142,53 +159,30 @@ def import_pairs(
             "INSERT INTO keep_npi SELECT DISTINCT unnest(?::BIGINT[])",
             [sorted(int(n) for n in keep_npis if n.isdigit())],
         )
-        a, b = cols[0], cols[1]
-        patients, trans = (cols[3], cols[2]) if layout == "cms" else (cols[2], cols[3])
-        derived = [
-            *scan.npi_field("CAST(a AS VARCHAR)", "a"),
-            *scan.npi_field("CAST(b AS VARCHAR)", "b"),
-            *scan.count_fields("patients", "patients"), *scan.count_fields("trans", "trans"),
-        ]  # fmt: skip
-        # Two semi-joins against the (small) set of NPIs that matter, probed during the scan:
-        # a mark join per side keeps no columns of the small table, cheaper than two outer joins.
-        options = scan.csv_options(has_header, "utf-8", all_varchar=False)
-        source = f"read_csv({scan.sql_text(str(path))}, {options}, columns={col_spec}) s"
-        rows_seen, df = scan.scan_filtered(
-            con,
-            source,
-            [("a", f"s.{a}"), ("b", f"s.{b}"), ("patients", f"s.{patients}"),
-             ("trans", f"s.{trans}")],
-            f"s.{a} IN (SELECT npi FROM keep_npi) OR s.{b} IN (SELECT npi FROM keep_npi)",
-            derived,
-            progress,
-            should_stop,
-        )  # fmt: skip
-        malformed = scan.rejected_lines(con)
+        with common.import_transaction(engine) as conn:
+            common.refuse_older(conn, t, year, "Shared-patient data")
+            conn.execute(t.delete().where(t.c.data_year < year))
+            keys = sorted(keep_npis)
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                conn.execute(
+                    t.delete().where(sa.or_(t.c.npi_from.in_(chunk), t.c.npi_to.in_(chunk)))
+                )
+            # A pair listed twice (a damaged file): the last one read stands.
+            write = common.upsert(conn, t, columns, lambda new: {c: new[c] for c in columns[2:]})
+
+            def save(batch: Any) -> None:
+                rows = common.good_rows(batch, report, columns)
+                write.run(conn, rows)
+                report.rows_kept += len(rows)
+
+            rows_seen = scan.stream_rows(
+                con, sql, save, f"SELECT count(*) FROM {source}", progress, should_stop
+            )
+            malformed = scan.rejected_lines(con)
+            report.rows_read = rows_seen + malformed
+            report.skip("malformed rows (wrong number of fields, cut off)", malformed)
+            common.record_import(conn, report, practice_id)
     finally:
         con.close()
-    report.rows_read = rows_seen + malformed
-    report.skip("malformed rows (wrong number of fields, cut off)", malformed)
-    df = common.clean_rows(df, report, ["a", "b"], ["patients", "trans"])
-    df = df.drop_duplicates(["a", "b"], keep="last")
-    report.rows_kept = len(df)
-    rows = pd.DataFrame(
-        {
-            "npi_from": df["a"].to_numpy(),
-            "npi_to": df["b"].to_numpy(),
-            "data_year": year,
-            "source": spec["source"],
-            "patient_count": df["patients"].round().astype("Int64"),
-            "transaction_count": df["trans"].round().astype("Int64"),
-        }
-    )
-    t = db.shared_patient_pair
-    with engine.begin() as conn:
-        common.refuse_older(conn, t, year, "Shared-patient data")
-        conn.execute(t.delete().where(t.c.data_year < year))
-        keys = sorted(keep_npis)
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            conn.execute(t.delete().where(sa.or_(t.c.npi_from.in_(chunk), t.c.npi_to.in_(chunk))))
-        common.insert_chunks(conn, t, rows, progress, should_stop)
-        common.record_import(conn, report, practice_id)
     return report
