@@ -34,7 +34,7 @@ from services.playbook import (
 from services.practices import Practice
 from services.specialties import GROUPS_BY_KEY
 
-# The playbook's numbers live in services/playbook.py, the one home of its definitions.
+# The playbook's numbers live in services/playbook/definitions.py, the one home of its definitions.
 VISIT_KINDS = playbook.OUTREACH_VISIT_KINDS
 
 ACTIVITY_COLUMNS = [

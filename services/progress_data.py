@@ -1,6 +1,6 @@
 """Loading what the Progress page measures: stage history, referral log and activities.
 
-The metrics in `services/playbook.py` are pure functions of the frames loaded here, so they can
+The metrics in `services/playbook/` are pure functions of the frames loaded here, so they can
 be tested on a hand-made dataset and the page can cache one load per data revision. Dates are
 loaded as pandas datetimes (day precision) because every metric is a date-window count, and a
 vectorized comparison over 50,000 referrals is what keeps the page under a second.
