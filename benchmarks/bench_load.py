@@ -20,7 +20,7 @@ When the audit trail exists, each accepted edit's token is in it too.
 
 PostgreSQL: a throwaway cluster on a Unix socket (tests/pg_cluster.py), or `--pg-url` for a
 local server (only localhost / a socket is accepted). SQLite: a temporary file, WAL mode, its
-busy timeout from services/db.py.
+busy timeout from services/db_engine.py.
 
 Usage: python benchmarks/bench_load.py [--seconds 60] [--sessions 20] [--db both|sqlite|postgresql]
 Exit code 1 when a write is lost or an error escaped.
