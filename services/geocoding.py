@@ -13,90 +13,53 @@ Failures are reported, not swallowed: when a service cannot be reached the run s
 skips that service for the rest of the run and carries on with the next step of the cascade.
 Every request has a total deadline (services/http_deadline.py: 30 s for a Census batch, 10 s for
 a Nominatim call, retries included), and a Stop abandons a request in flight at once.
+
+This module holds the order of the steps and which services are switched on; the pieces live
+beside it: the shared values in services/geocode_types.py, the cache in
+services/geocode_cache.py, the two clients in services/geocoder_census.py and
+services/geocoder_nominatim.py. The names callers use (`Address`, `address_key`,
+`GeocodeResult`, `GeocodingUnavailable`, the two clients) are importable from here too.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import logging
-import re
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
-import requests
-import sqlalchemy as sa
-from geopy.exc import (
-    GeocoderParseError,
-    GeocoderRateLimited,
-    GeocoderTimedOut,
-    GeocoderUnavailable,
-    GeopyError,
-)
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from services import config, db
-from services.http_deadline import (
-    Deadline,
-    ServiceFailure,
-    StopCheck,
-    Stopped,
-    call_within,
-    deadline_seconds,
-    pause,
-    send,
-)
-from services.npi_registry import make_session, user_agent
-from services.zipcentroids import centroid, zip5
+from services import config
+from services.geocode_cache import cached, store
+from services.geocode_types import Address, GeocodeResult, GeocodingUnavailable, address_key
+from services.geocoder_census import CENSUS_MAX_ROWS, DEFAULT_CENSUS_URL, CensusGeocoder
+from services.geocoder_nominatim import DEFAULT_NOMINATIM_URL, NominatimGeocoder
+from services.http_deadline import Stopped
+from services.zipcentroids import centroid
 
-DEFAULT_CENSUS_URL = "https://geocoding.geo.census.gov/geocoder"
-DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org"
-CENSUS_BENCHMARK = "Public_AR_Current"
-CENSUS_MAX_ROWS = 10_000
+__all__ = [
+    "CENSUS_CHUNK",
+    "Address",
+    "CensusGeocoder",
+    "GeocodeReport",
+    "GeocodeResult",
+    "GeocodingUnavailable",
+    "NominatimGeocoder",
+    "Progress",
+    "address_key",
+    "default_census",
+    "default_nominatim",
+    "geocode_addresses",
+    "geocode_one",
+    "store_manual",
+    "zip_centroid_result",
+]
+
 #: Rows per Census request: well under the 10,000 limit so progress moves and a stop loses
 #: at most one request's worth of work.
 CENSUS_CHUNK = 2_000
-_CACHE_READ_CHUNK = 500
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
-
-logger = logging.getLogger(__name__)
-
-
-class GeocodingUnavailable(RuntimeError):
-    """A geocoding service could not be used; the message is meant for the user."""
-
-
-@dataclass(frozen=True)
-class Address:
-    street: str | None
-    city: str | None
-    state: str | None
-    zip: str | None
-
-    @property
-    def key(self) -> str:
-        return address_key(self.street, self.city, self.state, self.zip)
-
-    @property
-    def one_line(self) -> str:
-        tail = " ".join(p for p in (self.state, self.zip) if p)
-        return ", ".join(p for p in (self.street, self.city, tail) if p)
-
-
-@dataclass(frozen=True)
-class GeocodeResult:
-    lat: float
-    lon: float
-    source: str  # census / nominatim / zip_centroid / manual
-    precision: str  # address / street / zip
-
-    @property
-    def approximate(self) -> bool:
-        return self.precision == "zip"
 
 
 @dataclass
@@ -107,285 +70,6 @@ class GeocodeReport:
     stopped: bool = False
     from_cache: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
-
-
-_PUNCT = re.compile(r"[^\w\s#-]")
-
-
-def _norm(value: str | None) -> str:
-    return " ".join(_PUNCT.sub(" ", value.upper()).split()) if value else ""
-
-
-def address_key(
-    street: str | None, city: str | None, state: str | None, zip_code: str | None
-) -> str:
-    """The cache key: upper-cased, punctuation and spacing folded, ZIP cut to five digits, so
-    "1601 E. 19th Ave" and "1601 E 19TH AVE" share one entry."""
-    return "|".join((_norm(street), _norm(city), _norm(state)[:2], zip5(zip_code) or ""))
-
-
-# --- cache ----------------------------------------------------------------------------------
-
-
-def cached(engine: Engine, keys: Iterable[str]) -> dict[str, GeocodeResult]:
-    wanted = list(dict.fromkeys(keys))
-    found: dict[str, GeocodeResult] = {}
-    t = db.geocode_cache
-    with engine.connect() as conn:
-        for i in range(0, len(wanted), _CACHE_READ_CHUNK):
-            chunk = wanted[i : i + _CACHE_READ_CHUNK]
-            rows = conn.execute(
-                sa.select(t.c.address_key, t.c.lat, t.c.lon, t.c.source, t.c.precision).where(
-                    t.c.address_key.in_(chunk)
-                )
-            )
-            for key, lat, lon, source, precision in rows:
-                if lat is not None and lon is not None:
-                    found[key] = GeocodeResult(float(lat), float(lon), source, precision)
-    return found
-
-
-def store(conn: Connection, results: dict[str, GeocodeResult]) -> None:
-    """Insert or replace cache rows (an upgrade from ZIP to address precision replaces)."""
-    if not results:
-        return
-    t = db.geocode_cache
-    now = db.utcnow()
-    rows = [
-        {"address_key": k, "lat": r.lat, "lon": r.lon, "source": r.source,
-         "precision": r.precision, "geocoded_at": now}
-        for k, r in results.items()
-    ]  # fmt: skip
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-
-        stmt = insert(t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.address_key],
-            set_={
-                c: stmt.excluded[c] for c in ("lat", "lon", "source", "precision", "geocoded_at")
-            },
-        )
-        conn.execute(stmt, rows)
-        return
-    conn.execute(t.delete().where(t.c.address_key.in_(list(results))))
-    conn.execute(t.insert(), rows)
-
-
-# --- Census batch ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CensusRow:
-    id: str
-    status: str  # Match / No_Match / Tie
-    exact: bool = False
-    matched_address: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-
-
-def parse_census_csv(text: str) -> dict[str, CensusRow]:
-    """Rows of the batch answer by id. A Match carries "lon,lat" (longitude first) and
-    Exact/Non_Exact; No_Match and Tie rows carry only the input back."""
-    out: dict[str, CensusRow] = {}
-    for row in csv.reader(io.StringIO(text)):
-        if len(row) < 3 or not row[0].strip():
-            continue
-        rid, status = row[0].strip(), row[2].strip()
-        if status == "Match" and len(row) >= 6:
-            try:
-                lon_s, lat_s = row[5].split(",")
-                lat, lon = float(lat_s), float(lon_s)
-            except ValueError:
-                out[rid] = CensusRow(rid, "No_Match")
-                continue
-            out[rid] = CensusRow(rid, "Match", row[3].strip() == "Exact", row[4].strip(), lat, lon)
-        elif status in ("No_Match", "Tie"):
-            out[rid] = CensusRow(rid, status)
-    return out
-
-
-def census_csv(rows: Sequence[tuple[str, Address]]) -> bytes:
-    """The header-less upload CSV: id, street, city, state, zip."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for rid, a in rows:
-        writer.writerow([rid, a.street or "", a.city or "", a.state or "", zip5(a.zip) or ""])
-    return buf.getvalue().encode("utf-8")
-
-
-class CensusGeocoder:
-    """The US Census batch geocoder (multipart upload of a CSV, CSV back).
-
-    `timeout` is (connect, read) per try; `deadline` bounds one batch request, retries
-    included (at most 30 s, see services/http_deadline.py)."""
-
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        retries: int = 2,
-        backoff: float = 1.0,
-        deadline: float | None = None,
-        session: requests.Session | None = None,
-    ) -> None:
-        self.url = (url or DEFAULT_CENSUS_URL).rstrip("/") + "/locations/addressbatch"
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.deadline = deadline_seconds("census") if deadline is None else deadline
-        self.session = session or make_session(pool_size=2)
-
-    def geocode_batch(
-        self, rows: Sequence[tuple[str, Address]], should_stop: StopCheck | None = None
-    ) -> dict[str, CensusRow]:
-        if len(rows) > CENSUS_MAX_ROWS:
-            raise ValueError(f"the Census batch takes at most {CENSUS_MAX_ROWS} rows")
-        if not rows:
-            return {}
-        try:
-            resp = send(
-                self.session, "POST", self.url, service="Census geocoder",
-                files={"addressFile": ("addresses.csv", census_csv(rows), "text/csv")},
-                data={"benchmark": CENSUS_BENCHMARK}, deadline=self.deadline,
-                timeout=self.timeout, retries=self.retries, backoff=self.backoff,
-                should_stop=should_stop,
-            )  # fmt: skip
-        except ServiceFailure as exc:
-            logger.warning("Census batch of %d rows failed: %s", len(rows), exc.detail)
-            raise GeocodingUnavailable(_CENSUS_FAILURES[exc.kind]) from exc
-        if resp.status_code >= 400:
-            raise GeocodingUnavailable(f"The Census geocoder answered HTTP {resp.status_code}.")
-        body = resp.text
-        if "html" in resp.headers.get("Content-Type", "").lower() or body.lstrip()[:1] == "<":
-            raise GeocodingUnavailable("The Census geocoder answered with a web page, not data.")
-        if not body.endswith("\n"):
-            # Every line of a whole answer ends in a newline; without it the last line may hold
-            # a half-written coordinate, so none of it is trusted.
-            logger.warning("Census answer cut short (%d bytes), ends %.80r", len(body), body[-80:])
-            raise GeocodingUnavailable("The Census geocoder's answer was cut short.")
-        parsed = parse_census_csv(body)
-        if len(parsed) < len(rows):  # the missing ones go on down the cascade
-            logger.warning("Census answered %d of %d rows.", len(parsed), len(rows))
-        return parsed
-
-
-_CENSUS_FAILURES = {
-    "timeout": "The Census geocoder did not answer in time.",
-    "unreachable": "The Census geocoder could not be reached.",
-    "busy": "The Census geocoder asked us to slow down.",
-    "truncated": "The Census geocoder's answer was cut short.",
-}
-
-
-# --- Nominatim (geopy) ----------------------------------------------------------------------
-
-_limiters: dict[str, Any] = {}
-_limiters_lock = threading.Lock()
-
-
-def _shared_rate_limited(geocoder: Any, domain: str) -> Callable[..., Any]:
-    """One RateLimiter per domain for the whole process: Nominatim's policy is 1 request/s
-    per application, not per session or per thread."""
-    from geopy.extra.rate_limiter import RateLimiter
-
-    with _limiters_lock:
-        if domain not in _limiters:
-            _limiters[domain] = RateLimiter(
-                geocoder.geocode,
-                min_delay_seconds=1.0,
-                max_retries=0,  # retries happen in NominatimGeocoder, inside its deadline
-                error_wait_seconds=1.0,
-                swallow_exceptions=False,  # report failures instead of returning None
-            )
-        return _limiters[domain]
-
-
-class NominatimGeocoder:
-    """Nominatim through geopy, rate-limited, each call within `deadline` seconds (at most 10,
-    a 429's Retry-After included); `geocode_fn` lets tests pass a stub geocoder."""
-
-    def __init__(
-        self,
-        url: str | None = None,
-        geocode_fn: Callable[..., Any] | None = None,
-        *,
-        deadline: float | None = None,
-    ):
-        self.deadline = deadline_seconds("nominatim") if deadline is None else deadline
-        self._pass_timeout = geocode_fn is None  # geopy takes a per-call timeout; stubs need not
-        if geocode_fn is not None:
-            self._geocode = geocode_fn
-            return
-        from geopy.adapters import RequestsAdapter
-        from geopy.geocoders import Nominatim
-
-        def adapter(**kwargs: Any) -> RequestsAdapter:
-            # geopy's default retries would sleep out a 429's Retry-After (minutes, maybe)
-            # inside one call; retries happen in `_call` instead, within the deadline.
-            return RequestsAdapter(max_retries=0, **kwargs)
-
-        parsed = urlparse(url or DEFAULT_NOMINATIM_URL)
-        domain = parsed.netloc + parsed.path.rstrip("/")
-        geocoder = Nominatim(
-            user_agent=user_agent(), domain=domain, scheme=parsed.scheme or "https",
-            timeout=self.deadline, adapter_factory=adapter,
-        )  # fmt: skip
-        self._geocode = _shared_rate_limited(geocoder, domain)
-
-    def _call(self, query: dict[str, str], clock: Deadline, should_stop: StopCheck | None) -> Any:
-        """One geopy call within the deadline; a 429 is retried only if its wait fits."""
-        while True:
-            kwargs: dict[str, Any] = {"exactly_one": True}
-            if self._pass_timeout:
-                kwargs["timeout"] = max(0.1, clock.remaining())
-            try:
-                return call_within(lambda kw=kwargs: self._geocode(query, **kw), clock, should_stop)
-            except GeocoderRateLimited as exc:
-                wait = exc.retry_after if exc.retry_after is not None else 1.0
-                if wait >= clock.remaining():
-                    raise
-                logger.warning("Nominatim asked to wait %.1f s (HTTP 429); waiting.", wait)
-                pause(wait, should_stop)
-
-    def geocode(self, a: Address, should_stop: StopCheck | None = None) -> GeocodeResult | None:
-        query = {"street": a.street or "", "city": a.city or "", "state": a.state or "",
-                 "postalcode": zip5(a.zip) or "", "country": "US"}  # fmt: skip
-        clock = Deadline(self.deadline)
-        try:
-            loc = self._call({k: v for k, v in query.items() if v}, clock, should_stop)
-        except ServiceFailure as exc:  # our own deadline passed
-            logger.warning("Nominatim: %s", exc.detail)
-            raise GeocodingUnavailable("Nominatim did not answer in time.") from exc
-        except GeopyError as exc:
-            logger.warning("Nominatim failed: %s: %s", type(exc).__name__, exc)
-            raise GeocodingUnavailable(_nominatim_message(exc)) from exc
-        if loc is None:
-            return None
-        raw = getattr(loc, "raw", {}) or {}
-        try:
-            rank = int(raw.get("place_rank", 30))
-        except (TypeError, ValueError):
-            rank = 30
-        if rank < 26:  # a town or a postcode area: no better than the ZIP centroid
-            return None
-        precision = "address" if rank >= 30 else "street"
-        return GeocodeResult(float(loc.latitude), float(loc.longitude), "nominatim", precision)
-
-
-def _nominatim_message(exc: GeopyError) -> str:
-    """geopy's error in the app's words (its own text, with URLs and socket detail, is logged)."""
-    if isinstance(exc, GeocoderRateLimited):
-        return "Nominatim asked us to slow down."
-    if isinstance(exc, GeocoderTimedOut):
-        return "Nominatim did not answer in time."
-    if isinstance(exc, GeocoderUnavailable):
-        return "Nominatim could not be reached."
-    if isinstance(exc, GeocoderParseError):
-        return "Nominatim's answer could not be read."
-    return "Nominatim could not geocode this address."
 
 
 # --- configuration --------------------------------------------------------------------------

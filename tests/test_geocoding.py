@@ -8,8 +8,10 @@ import pytest
 import sqlalchemy as sa
 from geopy.exc import GeocoderServiceError, GeocoderUnavailable
 
-from services import db, geocoding
-from services.geocoding import Address, CensusGeocoder, NominatimGeocoder
+from services import db, geocoder_census, geocoder_nominatim, geocoding
+from services.geocode_types import Address, GeocodingUnavailable
+from services.geocoder_census import CensusGeocoder
+from services.geocoder_nominatim import NominatimGeocoder
 from services.zipcentroids import centroid
 from tests.fake_services import FakeCensus, FakeServices
 
@@ -35,7 +37,7 @@ CENSUS_ANSWER = (
 
 
 def test_parse_census_csv_match_no_match_tie_and_lon_lat_order():
-    rows = geocoding.parse_census_csv(CENSUS_ANSWER)
+    rows = geocoder_census.parse_census_csv(CENSUS_ANSWER)
     assert rows["1"].status == "Match" and rows["1"].exact
     assert (rows["1"].lat, rows["1"].lon) == (39.746, -104.969)  # "lon,lat" in the file
     assert rows["2"].status == "Match" and not rows["2"].exact
@@ -45,7 +47,7 @@ def test_parse_census_csv_match_no_match_tie_and_lon_lat_order():
 
 
 def test_census_upload_is_a_headerless_five_column_csv():
-    body = geocoding.census_csv([("7", A1), ("8", Address(None, "Denver", "CO", None))])
+    body = geocoder_census.census_csv([("7", A1), ("8", Address(None, "Denver", "CO", None))])
     assert body.decode().splitlines() == [
         "7,1601 E 19th Ave,Denver,CO,80218",
         "8,,Denver,CO,",
@@ -198,18 +200,18 @@ def test_real_geopy_rate_limiter_is_shared_and_reports_errors(monkeypatch, caplo
 
     monkeypatch.setattr(Nominatim, "geocode", fake_geocode)
     monkeypatch.setenv("REFERRAL_ATLAS_USER_AGENT", "AtlasTest/1 (ops@example.org)")
-    geocoding._limiters.clear()
+    geocoder_nominatim._limiters.clear()
     one = NominatimGeocoder("http://127.0.0.1:9")
     two = NominatimGeocoder("http://127.0.0.1:9")
     assert one._geocode is two._geocode  # one limiter for the whole app
     limiter = one._geocode
     assert limiter.min_delay_seconds == 1.0 and limiter.swallow_exceptions is False
-    with pytest.raises(geocoding.GeocodingUnavailable, match="Nominatim could not geocode"):
+    with pytest.raises(GeocodingUnavailable, match="Nominatim could not geocode"):
         one.geocode(A1)
     assert "HTTP 503" in caplog.text  # the service's detail is in the log
     assert calls[0][0] == "127.0.0.1:9"
     assert calls[0][1] == "AtlasTest/1 (ops@example.org)"
-    geocoding._limiters.clear()
+    geocoder_nominatim._limiters.clear()
 
 
 def test_settings_can_switch_services_off(monkeypatch):

@@ -14,8 +14,10 @@ import time
 
 import pytest
 
-from services import area_search, geocoding, http_deadline
-from services.geocoding import Address, CensusGeocoder, GeocodingUnavailable, NominatimGeocoder
+from services import area_plan, area_search, geocoder_nominatim, geocoding, http_deadline
+from services.geocode_types import Address, GeocodingUnavailable
+from services.geocoder_census import CensusGeocoder
+from services.geocoder_nominatim import NominatimGeocoder
 from services.npi_registry import RegistryClient, RegistryUnavailable
 from services.practices import PracticeInput, create_practice
 from services.providers import load_providers
@@ -37,9 +39,9 @@ def fake():
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limiters():
-    geocoding._limiters.clear()
+    geocoder_nominatim._limiters.clear()
     yield
-    geocoding._limiters.clear()
+    geocoder_nominatim._limiters.clear()
 
 
 def refused_url(path: str) -> str:
@@ -312,7 +314,7 @@ def _search(engine, practice, fake, **kw):
 def test_a_registry_that_stops_answering_ends_the_search_and_keeps_what_arrived(
     engine, practice, fake
 ):
-    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    zips = area_plan.search_zips(HOME.lat, HOME.lon, 2.0)
     fake.npi.results = synthetic_area(zips[:5], ["207X00000X"], per_pair=1)
     fake.npi.fault.hang_after = 3  # three ZIPs answer, then the registry hangs
     result, elapsed, exc = timed(_search, engine, practice, fake)

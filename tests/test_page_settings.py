@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from components.session import get_engine
-from services import db, geocoding
+from services import db, geocoder_nominatim, geocoding
 from services.practices import (
     PracticeError,
     PracticeInput,
@@ -250,7 +250,7 @@ def test_a_network_failure_while_creating_a_practice_reads_as_a_plain_sentence(
 ):
     monkeypatch.setenv("CENSUS_GEOCODER_URL", _refused_url("/geocoder"))
     monkeypatch.setenv("NOMINATIM_URL", _refused_url("/nominatim"))
-    geocoding._limiters.clear()
+    geocoder_nominatim._limiters.clear()
     at = _open(app_test)
     _type(at, name="Offline PT", address="1600 Market St", city="Denver", state="CO",
           zip="80202")  # fmt: skip
@@ -262,7 +262,7 @@ def test_a_network_failure_while_creating_a_practice_reads_as_a_plain_sentence(
     assert "Nominatim could not be reached" in text
     assert not any(word in text for word in LIBRARY_WORDS), text
     assert at.button(key="set_place")  # manual placement is offered instead
-    geocoding._limiters.clear()
+    geocoder_nominatim._limiters.clear()
 
 
 def test_an_unexpected_failure_while_saving_is_logged_and_shown_with_its_reference(
