@@ -1,8 +1,8 @@
 """Progress: where we are against the playbook, what moved in the period, who went quiet, and
 the staff-meeting slides.
 
-The widgets and their session-state keys live in `components/progress_view.py`; the
-staff-meeting slides in `components/meeting_mode.py`.
+The widgets are gathered in `components/progress_view.py` (their session-state keys are in
+`components/progress_controls.py`); the staff-meeting slides in `components/meeting_mode.py`.
 """
 
 from __future__ import annotations

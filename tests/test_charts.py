@@ -10,7 +10,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from components import charts, report
+from components import charts, playbook_charts, referral_charts, report
 from services import playbook as pb
 from services.progress_data import build_progress_data
 from tests.test_playbook import ACTIVITIES, HISTORY, PARTNERS, REFERRALS, d, practice
@@ -27,7 +27,7 @@ def _traces(fig, kind=None):
 
 def test_growth_chart_has_a_band_and_a_target_box_per_phase(data):
     series = pb.weekly_series(data, d(60))
-    fig = charts.growth_chart(series, d(0), d(60))
+    fig = playbook_charts.growth_chart(series, d(0), d(60))
     bands = [s for s in fig.layout.shapes if (s.name or "").startswith("phase:")]
     assert [s.name for s in bands] == [f"phase:{p.key}" for p in pb.PHASES]
     # bands span their days in weeks: Research days 0–13 is weeks 0–2, Maturity ends at 366/7
@@ -45,7 +45,7 @@ def test_growth_chart_has_a_band_and_a_target_box_per_phase(data):
 
 def test_growth_chart_actual_lines_and_today_marker(data):
     series = pb.weekly_series(data, d(60))
-    fig = charts.growth_chart(series, d(0), d(60))
+    fig = playbook_charts.growth_chart(series, d(0), d(60))
     lines = {t.meta["metric"]: t for t in fig.data if t.meta and "metric" in t.meta
              and "phase" not in t.meta}  # fmt: skip
     assert set(lines) == {"targets", "connections", "active"}
@@ -63,7 +63,7 @@ def test_growth_chart_scales_targets_with_locations_and_skips_a_future_today():
                             REFERRALS.iloc[0:0], ACTIVITIES.iloc[0:0]),
         d(0),
     )  # fmt: skip
-    fig = charts.growth_chart(series, d(30), d(0), locations=3, big=True)
+    fig = playbook_charts.growth_chart(series, d(30), d(0), locations=3, big=True)
     assert not [s for s in fig.layout.shapes if s.name == "today"]
     lows = [t.meta["low"] for t in fig.data if t.meta and "phase" in t.meta]
     assert lows == [45, 15, 9, 30, 45]
@@ -72,7 +72,7 @@ def test_growth_chart_scales_targets_with_locations_and_skips_a_future_today():
 
 
 def test_referrals_by_month_chart_splits_received_and_sent(data):
-    fig = charts.referrals_by_month_chart(pb.referrals_by_month(data, d(0), d(200)))
+    fig = referral_charts.referrals_by_month_chart(pb.referrals_by_month(data, d(0), d(200)))
     received = [t for t in fig.data if t.meta["direction"] == "received"]
     sent = [t for t in fig.data if t.meta["direction"] == "sent"]
     assert {t.meta["group"] for t in received} == {"ortho", "sports", "unknown"}
@@ -84,22 +84,22 @@ def test_referrals_by_month_chart_splits_received_and_sent(data):
 
 
 def test_funnel_visits_top_and_leakage_charts(data):
-    funnel = charts.funnel_chart(pb.conversion_funnel(data, d(0), d(200)))
+    funnel = referral_charts.funnel_chart(pb.conversion_funnel(data, d(0), d(200)))
     assert funnel.data[0].type == "funnel" and list(funnel.data[0].x) == [4, 3, 2, 2, 1]
 
-    visits = charts.visits_chart(pb.outreach_visits_by_week(data, d(14), d(27)))
+    visits = playbook_charts.visits_chart(pb.outreach_visits_by_week(data, d(14), d(27)))
     bars = _traces(visits, "bar")[0]
     assert list(bars.y) == [2, 1]
     assert list(bars.marker.color) == ["#16A34A", "#DC2626"]  # in the band, below it
     band = [t for t in _traces(visits, "scatter") if t.fill == "tonexty"]
     assert band and band[0].name == "Playbook: 2–3 a week"
 
-    top = charts.top_partners_chart(pb.top_partners(data, d(250)))
+    top = referral_charts.top_partners_chart(pb.top_partners(data, d(250)))
     last6 = next(t for t in top.data if t.name.startswith("Last 6 months"))
     assert list(last6.y) == ["1000000006", "Bob Sports", "Alice Ortho"]  # bottom to top
     assert list(last6.text) == ["1  ▲ +1", "2  no change", "2  no change"]  # no arrow for 0
 
-    leak = charts.leakage_chart(pb.leakage_by_partner(data, d(0), d(200)))
+    leak = referral_charts.leakage_chart(pb.leakage_by_partner(data, d(0), d(200)))
     bars = _traces(leak, "bar")
     assert [b.name for b in bars] == ["Went elsewhere"] and list(bars[0].x) == [1]
     assert "1 of 2 lost, 50% went elsewhere" in _traces(leak, "scatter")[0].text[0]
@@ -107,10 +107,12 @@ def test_funnel_visits_top_and_leakage_charts(data):
 
 def test_empty_charts_say_so():
     for fig in (
-        charts.referrals_by_month_chart(pd.DataFrame(columns=["month", "direction", "group"])),
-        charts.top_partners_chart(pd.DataFrame()),
-        charts.leakage_chart(pd.DataFrame()),
-        charts.visits_chart(pd.DataFrame()),
+        referral_charts.referrals_by_month_chart(
+            pd.DataFrame(columns=["month", "direction", "group"])
+        ),
+        referral_charts.top_partners_chart(pd.DataFrame()),
+        referral_charts.leakage_chart(pd.DataFrame()),
+        playbook_charts.visits_chart(pd.DataFrame()),
     ):
         assert not fig.data
         assert fig.layout.annotations[0].text.startswith("No ")
@@ -176,12 +178,12 @@ def test_chart_csvs_are_spreadsheet_safe(data):
 
 
 def test_no_chart_has_a_time_of_day_axis_and_empty_ones_say_what_will_appear(data):
-    visits = charts.visits_chart(pb.outreach_visits_by_week(data, d(14), d(20)))
+    visits = playbook_charts.visits_chart(pb.outreach_visits_by_week(data, d(14), d(20)))
     assert visits.layout.xaxis.type == "category"
     assert list(_traces(visits, "bar")[0].x) == [
         pb.day_text(d(14) - timedelta(days=d(14).weekday()))
     ]
-    months = charts.referrals_by_month_chart(pb.referrals_by_month(data, d(0), d(200)))
+    months = referral_charts.referrals_by_month_chart(pb.referrals_by_month(data, d(0), d(200)))
     assert months.layout.xaxis2.type == "category"
     first_month = next(iter(months.data[0].x))
     assert first_month.endswith("2026") and ":" not in first_month
@@ -189,13 +191,15 @@ def test_no_chart_has_a_time_of_day_axis_and_empty_ones_say_what_will_appear(dat
         build_progress_data([practice()], PARTNERS, HISTORY, REFERRALS, ACTIVITIES.iloc[0:0]),
         d(0), d(13),
     )  # fmt: skip
-    empty_visits = charts.visits_chart(none)
+    empty_visits = playbook_charts.visits_chart(none)
     assert "No outreach visits logged yet" in empty_visits.layout.annotations[0].text
     for fig in (
-        charts.referrals_by_month_chart(pd.DataFrame(columns=["month", "direction", "group"])),
-        charts.top_partners_chart(pd.DataFrame()),
-        charts.leakage_chart(pd.DataFrame()),
-        charts.funnel_chart(pd.DataFrame()),
+        referral_charts.referrals_by_month_chart(
+            pd.DataFrame(columns=["month", "direction", "group"])
+        ),
+        referral_charts.top_partners_chart(pd.DataFrame()),
+        referral_charts.leakage_chart(pd.DataFrame()),
+        referral_charts.funnel_chart(pd.DataFrame()),
     ):
         assert "appear here" in fig.layout.annotations[0].text or "fills in" in (
             fig.layout.annotations[0].text
