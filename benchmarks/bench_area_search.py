@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import area_search, db, geocoding  # noqa: E402
+from services import area_plan, area_queries, area_search, db, geocoding  # noqa: E402
 from services.npi_registry import RegistryClient  # noqa: E402
 from services.practices import PracticeInput, create_practice  # noqa: E402
 from services.zipcentroids import centroid  # noqa: E402
@@ -66,13 +66,13 @@ def one_run(fake: FakeServices, workers: int, tmp: Path) -> tuple[float, float, 
 
 def main() -> int:
     home = centroid("14202")
-    zips = area_search.search_zips(home.lat, home.lon, RADIUS)
-    texts = area_search.taxonomy_descriptions(GROUPS)
+    zips = area_plan.search_zips(home.lat, home.lon, RADIUS)
+    texts = area_plan.taxonomy_descriptions(GROUPS)
     print(f"area: {len(zips)} ZIPs x {len(texts)} taxonomy descriptions = "
           f"{len(zips) * len(texts)} queries, {LATENCY * 1000:.0f} ms each")  # fmt: skip
     npi = FakeNpiRegistry(synthetic_area(zips, CODES, per_pair=2), latency=LATENCY)
     with FakeServices(npi, FakeCensus(latency=LATENCY)) as fake, tempfile.TemporaryDirectory() as d:
-        cold, warm, sent, found = one_run(fake, area_search.MAX_IN_FLIGHT, Path(d))
+        cold, warm, sent, found = one_run(fake, area_queries.MAX_IN_FLIGHT, Path(d))
         in_flight = fake.npi.max_in_flight
         print(f"cold search, 4 in flight: {cold:.2f} s ({sent} requests, max {in_flight} in "
               f"flight, {found} providers within {RADIUS:g} mi)")  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from components.session import get_engine
-from services import area_search, db
+from services import area_plan, area_queries, area_search, db, geocoding
 from services.npi_registry import RegistryClient
 from services.practices import PracticeInput, create_practice
 from services.providers import load_providers
@@ -40,35 +40,14 @@ def run(engine, practice, fake, radius=2.0, groups=("ortho",), **kw):
     kw.setdefault("client", RegistryClient(fake.npi_url, retries=0, timeout=(2, 5)))
     kw.setdefault(
         "geocode_options",
-        {"census": area_search.geocoding.CensusGeocoder(fake.census_url, retries=0),
+        {"census": geocoding.CensusGeocoder(fake.census_url, retries=0),
          "nominatim": None},
     )  # fmt: skip
     return area_search.run_area_search(engine, practice, radius, list(groups), **kw)
 
 
-def test_zips_cover_the_radius_plus_a_margin_without_po_boxes():
-    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
-    assert zips[0] == "80206"
-    assert "80218" in zips and "80203" in zips
-    assert all(centroid(z).kind in ("STANDARD", "UNIQUE") for z in zips)
-    wider = area_search.search_zips(HOME.lat, HOME.lon, 5.0)
-    assert set(zips) < set(wider)
-    assert area_search.margin_mi(2.0) == 1.0 and area_search.margin_mi(10) == 2.0
-
-
-def test_taxonomy_descriptions_are_few_registry_texts_without_commas():
-    assert area_search.taxonomy_descriptions(["ortho"]) == ["Orthopaedic Surgery"]
-    assert area_search.taxonomy_descriptions(["sports"]) == ["Sports Medicine"]
-    assert area_search.taxonomy_descriptions(["pain"]) == ["Pain Medicine", "Pain"]
-    assert area_search.taxonomy_descriptions(["primary"]) == [
-        "Family Medicine", "Internal Medicine", "General Practice", "Primary Care",
-    ]  # fmt: skip
-    every = area_search.taxonomy_descriptions(list(area_search.GROUPS_BY_KEY))
-    assert all("," not in t for t in every) and len(every) == len(set(every))
-
-
 def test_search_queries_each_zip_and_text_by_location_and_filters_by_code(engine, practice, fake):
-    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    zips = area_plan.search_zips(HOME.lat, HOME.lon, 2.0)
     ortho = synthetic_area(zips[:3], ["207X00000X", "207XS0117X"], per_pair=2)
     # matches the text loosely (a secondary ortho code) but is an internist: filtered out
     internist = provider_result(
@@ -83,7 +62,7 @@ def test_search_queries_each_zip_and_text_by_location_and_filters_by_code(engine
     assert {r["postal_code"] for r in fake.npi.requests} == set(zips)
     assert {r["taxonomy_description"] for r in fake.npi.requests} == {"Orthopaedic Surgery"}
     assert {r["address_purpose"] for r in fake.npi.requests} == {"LOCATION"}
-    assert fake.npi.max_in_flight <= area_search.MAX_IN_FLIGHT
+    assert fake.npi.max_in_flight <= area_queries.MAX_IN_FLIGHT
     assert seen[-1][2].startswith("geocode") and any(s == "registry" for *_, s in seen)
 
     providers = load_providers(engine, practice)
@@ -101,7 +80,7 @@ def test_search_queries_each_zip_and_text_by_location_and_filters_by_code(engine
 
 
 def test_exact_distance_counts_only_providers_inside_the_radius(engine, practice, fake):
-    zips = area_search.search_zips(HOME.lat, HOME.lon, 1.0)
+    zips = area_plan.search_zips(HOME.lat, HOME.lon, 1.0)
     far = [z for z in zips if z != "80206"][-1]
     fake.npi.results = [
         provider_result("1740112234", last="NEAR", postal_code="802060001"),
@@ -119,7 +98,7 @@ def test_exact_distance_counts_only_providers_inside_the_radius(engine, practice
 def test_a_repeated_search_comes_from_the_database_and_refresh_queries_again(
     engine, practice, fake
 ):
-    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    zips = area_plan.search_zips(HOME.lat, HOME.lon, 2.0)
     fake.npi.results = synthetic_area(zips[:2], ["207X00000X"], per_pair=2)
     first = run(engine, practice, fake, today=DAY1)
     sent = len(fake.npi.requests)
@@ -150,12 +129,12 @@ def test_registry_offline_is_reported_once_and_nothing_is_recorded(engine, pract
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(db.npi_pull)).scalar() == 0
     # the pool was cancelled: far fewer requests than ZIPs were sent
-    assert len(fake.npi.requests) < len(area_search.search_zips(HOME.lat, HOME.lon, 2.0))
+    assert len(fake.npi.requests) < len(area_plan.search_zips(HOME.lat, HOME.lon, 2.0))
 
 
 def test_unknown_texts_are_skipped_with_a_message(engine, practice, fake, monkeypatch):
     monkeypatch.setattr(
-        area_search, "taxonomy_descriptions", lambda g: ["Orthopaedic Surgery", "Bone Whispering"]
+        area_plan, "taxonomy_descriptions", lambda g: ["Orthopaedic Surgery", "Bone Whispering"]
     )
     fake.npi.results = synthetic_area(["80206"], ["207X00000X"], per_pair=1)
     result = run(engine, practice, fake, max_workers=1)
@@ -168,7 +147,7 @@ def test_unknown_texts_are_skipped_with_a_message(engine, practice, fake, monkey
 def test_an_interrupted_search_leaves_the_database_consistent_and_a_rerun_finishes(
     engine, practice, fake
 ):
-    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    zips = area_plan.search_zips(HOME.lat, HOME.lon, 2.0)
     fake.npi.results = synthetic_area(zips[:4], ["207X00000X"], per_pair=3)
     calls = {"n": 0}
 
@@ -176,7 +155,7 @@ def test_an_interrupted_search_leaves_the_database_consistent_and_a_rerun_finish
         calls["n"] += 1
         return bool(fake.census.batches)  # after the first Census chunk
 
-    opts = {"census": area_search.geocoding.CensusGeocoder(fake.census_url, retries=0),
+    opts = {"census": geocoding.CensusGeocoder(fake.census_url, retries=0),
             "nominatim": None, "census_chunk": 5}  # fmt: skip
     stopped = run(engine, practice, fake, should_stop=stop_during_geocoding, geocode_options=opts)
     assert stopped.stopped and not stopped.complete
@@ -283,7 +262,7 @@ def _map_json(at) -> str:
 
 def test_map_page_searches_refreshes_and_marks_new_providers(app_test, live_env):
     fake = live_env
-    zips = area_search.search_zips(HOME.lat, HOME.lon, 2.0)
+    zips = area_plan.search_zips(HOME.lat, HOME.lon, 2.0)
     fake.npi.results = synthetic_area(zips[:2], ["207X00000X"], per_pair=2)
     at, _ = _open_real_practice(app_test)
     assert any("No NPI Registry search yet" in m.value for m in at.markdown)
@@ -361,7 +340,7 @@ def test_map_page_search_survives_reruns_and_stops_when_asked(app_test, live_env
 def test_found_and_new_count_the_same_providers_inside_the_radius(engine, practice, fake):
     """A first search once said "79 providers within 5 mi · 80 new": the margin beyond the
     circle was counted as new but not as found. Both count the providers inside the circle."""
-    zips = area_search.search_zips(HOME.lat, HOME.lon, 1.0)
+    zips = area_plan.search_zips(HOME.lat, HOME.lon, 1.0)
     far = [z for z in zips if z != "80206"][-1]
     fake.npi.results = [
         provider_result("1740112234", last="NEAR", postal_code="802060001"),

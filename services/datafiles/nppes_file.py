@@ -28,10 +28,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services import area_search, db
+from services import db, provider_store
 from services.datafiles import common, scan
 from services.datafiles.common import FileRejected, ImportReport, Progress, StopCheck
-from services.npi_registry import ProviderRecord
+from services.npi_records import ProviderRecord
 from services.specialties import GROUPS, GROUPS_BY_KEY, group_for_codes
 
 KIND = "nppes"
@@ -225,8 +225,9 @@ def _within(conn: Connection) -> Iterator[Connection]:
 
 
 class _OneTransaction:
-    """Lets `area_search._upsert`, which opens `engine.begin()`, run inside the import's own
-    transaction, so the whole import (providers and its record) commits or rolls back once."""
+    """Lets `provider_store.upsert_providers`, which opens `engine.begin()`, run inside the
+    import's own transaction, so the whole import (providers and its record) commits or rolls
+    back once."""
 
     def __init__(self, conn: Connection):
         self._conn = conn
@@ -320,7 +321,7 @@ def import_nppes(
     with engine.begin() as conn:
         if should_stop is not None and should_stop():
             raise common.ImportStopped("Stopped; nothing was written.")
-        inserted = area_search._upsert(
+        inserted = provider_store.upsert_providers(
             _OneTransaction(conn),  # type: ignore[arg-type]
             records,
             today or date.today(),
@@ -366,6 +367,6 @@ def geocode_imported(
         if progress is not None:
             progress(done / total if total else 1.0, f"Geocoding ({stage})")
 
-    return area_search._apply_geocodes(
+    return provider_store.geocode_providers(
         engine, todo, False, progress=tick, should_stop=should_stop, **geo_kwargs
     )
