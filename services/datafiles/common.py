@@ -119,6 +119,26 @@ def check_year(year: int | None) -> int:
     return int(year)
 
 
+def checked_file(
+    engine: Engine,
+    path: Path | str,
+    kind: str,
+    data_year: int | None,
+    file_name: str | None,
+    check_header: Callable[[list[str]], None],
+    kept_fraction: float,
+) -> tuple[Path, int, ImportReport]:
+    """The checks every CSV import with a header starts with, before anything is written: the
+    data year (given, or read from the official file name), the header, the free disk space.
+    Returns the path, the data year and the import's report."""
+    path = Path(path)
+    name = file_name or path.name
+    year = check_year(data_year or guess_year(name))
+    check_header(read_header(path))
+    check_disk(engine, path, kept_fraction)
+    return path, year, ImportReport(kind, name, year)
+
+
 def database_dir(engine: Engine) -> Path | None:
     """The folder of a file database (None for a server or in-memory database)."""
     url = engine.url

@@ -74,12 +74,9 @@ def import_by_provider(
     progress: Progress | None = None,
     should_stop: StopCheck | None = None,
 ) -> ImportReport:
-    path = Path(path)
-    name = file_name or path.name
-    year = common.check_year(data_year or common.guess_year(name))
-    check_by_provider_header(common.read_header(path))
-    common.check_disk(engine, path, kept_fraction=0.15)
-    report = ImportReport(KIND_BY_PROVIDER, name, year)
+    path, year, report = common.checked_file(
+        engine, path, KIND_BY_PROVIDER, data_year, file_name, check_by_provider_header, 0.15
+    )
     con = scan.duckdb_connection()
     try:
         table = scan.run_scan(
@@ -130,12 +127,9 @@ def import_by_service(
     progress: Progress | None = None,
     should_stop: StopCheck | None = None,
 ) -> ImportReport:
-    path = Path(path)
-    name = file_name or path.name
-    year = common.check_year(data_year or common.guess_year(name))
-    check_by_service_header(common.read_header(path))
-    common.check_disk(engine, path, kept_fraction=0.02)
-    report = ImportReport(KIND_BY_SERVICE, name, year)
+    path, year, report = common.checked_file(
+        engine, path, KIND_BY_SERVICE, data_year, file_name, check_by_service_header, 0.02
+    )
     codes = ", ".join(scan.sql_text(c) for c in procedure_codes())
     source = f"read_csv({scan.sql_text(str(path))}, {scan.csv_options(True, 'utf-8')})"
     # One pass: DuckDB reads only the four columns it needs, keeps the rows whose code is on
@@ -169,19 +163,7 @@ def import_by_service(
             common.refuse_older(conn, t, year, "Medicare by Provider and Service data")
             conn.execute(t.delete())
             write = common.upsert(conn, t, columns, merge)
-
-            def save(batch: Any) -> None:
-                rows = common.good_rows(batch, report, columns)
-                write.run(conn, rows)
-                report.rows_kept += len(rows)
-
-            rows_seen = scan.stream_rows(
-                con, sql, save, f"SELECT count(*) FROM {source}", progress, should_stop
-            )
-            malformed = scan.rejected_lines(con)
-            report.rows_read = rows_seen + malformed
-            report.skip("malformed rows (wrong number of fields, cut off)", malformed)
-            common.record_import(conn, report)
+            scan.stream_import(con, conn, sql, source, write, report, progress, should_stop)
     finally:
         con.close()
     return report

@@ -18,7 +18,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+from sqlalchemy.engine import Connection
 
+from services.datafiles import common
 from services.datafiles.common import FileRejected, ImportStopped, Progress, StopCheck
 
 #: Values CMS prints in place of a count it suppressed (fewer than 11 beneficiaries): read as
@@ -292,6 +294,34 @@ def stream_rows(
     if counted is None:
         counted = int(con.execute(count_sql).fetchone()[0])
     return counted
+
+
+def stream_import(
+    con: duckdb.DuckDBPyConnection,
+    conn: Connection,
+    sql: str,
+    source: str,
+    write: common.PreparedWrite,
+    report: common.ImportReport,
+    progress: Progress | None = None,
+    should_stop: StopCheck | None = None,
+    practice_id: int | None = None,
+) -> None:
+    """The streamed part of an import, inside its open transaction `conn`: the OK rows of each
+    batch of `sql` go through `write` (a `common.PreparedWrite` for the columns `sql` yields,
+    plus a `status` column from `row_status`); then the rows read, the malformed ones and the
+    import record. `source` is the FROM item, for the fallback count."""
+
+    def save(batch: pa.RecordBatch) -> None:
+        rows = common.good_rows(batch, report, write.columns)
+        write.run(conn, rows)
+        report.rows_kept += len(rows)
+
+    rows_seen = stream_rows(con, sql, save, f"SELECT count(*) FROM {source}", progress, should_stop)
+    malformed = rejected_lines(con)
+    report.rows_read = rows_seen + malformed
+    report.skip("malformed rows (wrong number of fields, cut off)", malformed)
+    common.record_import(conn, report, practice_id)
 
 
 def rejected_lines(con: duckdb.DuckDBPyConnection) -> int:

@@ -17,7 +17,6 @@ competitor (who are in the area too). The filter is a semi-join inside DuckDB's 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -170,19 +169,17 @@ def import_pairs(
                 )
             # A pair listed twice (a damaged file): the last one read stands.
             write = common.upsert(conn, t, columns, lambda new: {c: new[c] for c in columns[2:]})
-
-            def save(batch: Any) -> None:
-                rows = common.good_rows(batch, report, columns)
-                write.run(conn, rows)
-                report.rows_kept += len(rows)
-
-            rows_seen = scan.stream_rows(
-                con, sql, save, f"SELECT count(*) FROM {source}", progress, should_stop
+            scan.stream_import(
+                con,
+                conn,
+                sql,
+                source,
+                write,
+                report,
+                progress,
+                should_stop,
+                practice_id=practice_id,
             )
-            malformed = scan.rejected_lines(con)
-            report.rows_read = rows_seen + malformed
-            report.skip("malformed rows (wrong number of fields, cut off)", malformed)
-            common.record_import(conn, report, practice_id)
     finally:
         con.close()
     return report
