@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import ON_POSTGRES
 
@@ -139,12 +140,28 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh app with its own temporary database, shared by one test module."""
+def app_and_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A fresh app with its own temporary database, shared by one test module: the app's URL
+    and the database's, for tests that check what the app wrote."""
     db_path = tmp_path_factory.mktemp("e2e") / "atlas.db"
     url, proc = start_app(db_path)
-    yield url
+    yield url, database_url(db_path)
     stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def app_url(app_and_database: tuple[str, str]) -> str:
+    """A fresh app with its own temporary database, shared by one test module."""
+    return app_and_database[0]
+
+
+def count_rows(database: str, table: sa.Table) -> int:
+    """How many rows `table` holds in the database at URL `database` (read outside the app)."""
+    engine = sa.create_engine(database, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    engine.dispose()
+    return int(n)
 
 
 @pytest.fixture

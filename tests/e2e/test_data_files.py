@@ -4,32 +4,14 @@ was expected and what was found, and nothing is written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from services import db
 from tests import datafile_samples as s
-from tests.e2e.conftest import database_url, start_app, stop_app
-
-
-@pytest.fixture(scope="module")
-def data_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    db_path = tmp_path_factory.mktemp("e2e_datafiles") / "atlas.db"
-    url, proc = start_app(db_path)
-    yield url, database_url(db_path)
-    stop_app(proc)
-
-
-def _count(url: str, table: sa.Table) -> int:
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    with engine.connect() as conn:
-        n = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    engine.dispose()
-    return int(n)
+from tests.e2e.conftest import count_rows
 
 
 def _import(page: Page, kind_label: str, path: Path) -> None:
@@ -44,9 +26,9 @@ def _import(page: Page, kind_label: str, path: Path) -> None:
 
 
 def test_an_owner_imports_procedures_from_a_path_and_a_wrong_file_is_refused(
-    page: Page, data_app: tuple[str, str], tmp_path: Path, outside_requests: list[str]
+    page: Page, app_and_database: tuple[str, str], tmp_path: Path, outside_requests: list[str]
 ) -> None:
-    url, database = data_app
+    url, database = app_and_database
     surgeon = s.npi(1)
     rows = [
         s.by_service_row(surgeon, "27447", "60", place="F"),
@@ -67,16 +49,16 @@ def test_an_owner_imports_procedures_from_a_path_and_a_wrong_file_is_refused(
     refusal = page.get_by_text("This is the Medicare by Provider file")
     expect(refusal).to_be_visible(timeout=30_000)
     expect(page.get_by_text("the by Provider and Service file was expected")).to_be_visible()
-    assert _count(database, db.procedure_volume) == 0
-    assert _count(database, db.data_file_import) == 0
+    assert count_rows(database, db.procedure_volume) == 0
+    assert count_rows(database, db.data_file_import) == 0
 
     _import(page, "PT-generating procedures (by Provider and Service)", good)
     done = page.get_by_text("4 rows read, 2 kept, 1 skipped (1 non-numeric counts)")
     expect(done).to_be_visible(timeout=60_000)
     imports = page.get_by_test_id("stDataFrame").last
     expect(imports).to_contain_text("MUP_PHY_R25_P05_V20_D23_Prov_Svc.csv", timeout=30_000)
-    assert _count(database, db.procedure_volume) == 1  # the knee replacements, summed
-    assert _count(database, db.data_file_import) == 1
+    assert count_rows(database, db.procedure_volume) == 1  # the knee replacements, summed
+    assert count_rows(database, db.data_file_import) == 1
     engine = sa.create_engine(database, poolclass=sa.NullPool)
     with engine.connect() as conn:
         row = conn.execute(sa.select(db.procedure_volume)).one()
