@@ -24,7 +24,8 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from services import referrals as refs
-from services.referrals.working_copy import PERIODS, WorkingCopy, period_bounds
+from services.referrals.working_copy import WorkingCopy
+from services.referrals.working_view import PERIODS, period_bounds
 
 #: editor columns, in order; "ref" and "check" are read-only helpers
 EDITOR_COLUMNS = ["ref", "check", *refs.FIELDS]

@@ -27,7 +27,8 @@ from services import referrals as refs
 from services.exports import to_csv_bytes, to_xlsx_bytes
 from services.metrics import DEFINITIONS
 from services.practices import Practice
-from services.referrals.working_copy import WorkingCopy, save_summary
+from services.referrals.working_copy import WorkingCopy
+from services.referrals.working_save import save_summary
 
 log = logging.getLogger(__name__)
 

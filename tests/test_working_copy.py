@@ -13,7 +13,9 @@ import sqlalchemy as sa
 
 from services import db, demo
 from services import referrals as refs
-from services.referrals.working_copy import WorkingCopy, period_bounds, save_summary
+from services.referrals.working_copy import WorkingCopy
+from services.referrals.working_save import save_summary
+from services.referrals.working_view import period_bounds
 from tests.conftest import TODAY
 
 

@@ -7,7 +7,9 @@ The package is cut by job:
 - `referrers`: who a referral can name, adding a referrer, the export frame;
 - `follow_ups`: thank-yous and outcome notes owed, marking them sent;
 - `conversion`: the funnel and leakage of received referrals;
-- `working_copy`: an editor's unsaved changes on top of the store, and their conflicts.
+- `working_copy`: an editor's unsaved changes on top of the store, with `working_conflicts`,
+  `working_save`, `working_checks` and `working_view` for its reloads and conflicts, saving,
+  warnings and views.
 
 The names below are re-exported so callers keep writing `referrals.<name>`.
 """
