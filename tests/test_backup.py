@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services import backup, db
+from services import backup_base, backup_daily, backup_make, backup_restore, db
 from tests.test_db import _columns, _v1_database
 
 
@@ -39,7 +39,9 @@ def test_round_trip_restores_every_table_identically(demo_engine, empty_db_url, 
     before = _all_rows(demo_engine)
     assert sum(len(rows) for rows in before.values()) > 100  # the demo fills many tables
     assert all(before[t] for t in ("practice", "provider", "partner", "referral", "activity"))
-    path = backup.create_backup(demo_engine, tmp_path / backup.backup_filename(demo_engine))
+    path = backup_make.create_backup(
+        demo_engine, tmp_path / backup_make.backup_filename(demo_engine)
+    )
     if demo_engine.dialect.name == "sqlite":
         assert path.name.endswith(".db")
         assert path.read_bytes().startswith(b"SQLite format 3\x00")
@@ -49,7 +51,7 @@ def test_round_trip_restores_every_table_identically(demo_engine, empty_db_url, 
             assert json.loads(fh.readline())["schema_version"] == db.latest_version()
 
     target = db.make_engine(empty_db_url())  # a new app database: schema, no rows
-    result = backup.restore(target, path)
+    result = backup_restore.restore(target, path)
     assert result.backup_version == result.schema_version == db.latest_version()
     assert result.rows["referral"] == len(before["referral"])
     assert _all_rows(target) == before
@@ -67,32 +69,32 @@ def test_round_trip_restores_every_table_identically(demo_engine, empty_db_url, 
 
 
 def test_backup_bytes_names_the_file_and_holds_the_backup(demo_engine, empty_db_url, tmp_path):
-    name, content = backup.backup_bytes(demo_engine)
+    name, content = backup_make.backup_bytes(demo_engine)
     assert name.startswith("referral-atlas-")
     path = tmp_path / name
     path.write_bytes(content)
     target = db.make_engine(empty_db_url())
-    backup.restore(target, path)
+    backup_restore.restore(target, path)
     assert _all_rows(target)["partner"] == _all_rows(demo_engine)["partner"]
     target.dispose()
 
 
 def test_restore_refuses_a_database_that_holds_data(demo_engine, tmp_path):
-    path = backup.create_backup(demo_engine, tmp_path / "b")
+    path = backup_make.create_backup(demo_engine, tmp_path / "b")
     before = _all_rows(demo_engine)
-    with pytest.raises(backup.BackupError, match="already holds data"):
-        backup.restore(demo_engine, path)
+    with pytest.raises(backup_base.BackupError, match="already holds data"):
+        backup_restore.restore(demo_engine, path)
     assert _all_rows(demo_engine) == before
 
 
 def test_restore_refuses_a_newer_schema_and_writes_nothing(demo_engine, empty_db_url, tmp_path):
     with demo_engine.begin() as conn:
         conn.execute(db.schema_version.insert().values(version=db.latest_version() + 1))
-    path = backup.create_backup(demo_engine, tmp_path / "newer")
+    path = backup_make.create_backup(demo_engine, tmp_path / "newer")
     target_url = empty_db_url()
     target = sa.create_engine(target_url)
-    with pytest.raises(backup.BackupError, match="newer than this app"):
-        backup.restore(target, path)
+    with pytest.raises(backup_base.BackupError, match="newer than this app"):
+        backup_restore.restore(target, path)
     assert sa.inspect(target).get_table_names() == []
     target.dispose()
 
@@ -101,10 +103,10 @@ def test_an_older_backup_is_upgraded_to_the_current_schema(empty_db_url, tmp_pat
     old_url = empty_db_url()
     _v1_database(old_url)
     old = sa.create_engine(old_url)  # not upgraded: the backup is taken at version 1
-    path = backup.create_backup(old, tmp_path / "v1")
+    path = backup_make.create_backup(old, tmp_path / "v1")
     old.dispose()
     target = db.make_engine(empty_db_url())
-    result = backup.restore(target, path)
+    result = backup_restore.restore(target, path)
     assert (result.backup_version, result.schema_version) == (1, db.latest_version())
     fresh = db.make_engine(empty_db_url())
     assert _columns(target) == _columns(fresh)
@@ -122,9 +124,9 @@ def test_a_sqlite_backup_restores_into_the_other_kind_of_database(tmp_path, empt
 
     source = db.make_engine(f"sqlite:///{tmp_path / 'single.db'}")
     demo.ensure_demo(source, TODAY)
-    path = backup.create_backup(source, tmp_path / "single-backup.db")
+    path = backup_make.create_backup(source, tmp_path / "single-backup.db")
     target = db.make_engine(empty_db_url())
-    backup.restore(target, path)
+    backup_restore.restore(target, path)
     assert _all_rows(target) == _all_rows(source)
     source.dispose()
     target.dispose()
@@ -138,8 +140,8 @@ def test_a_file_that_is_not_a_backup_is_refused_plainly(content, empty_db_url, t
     path = tmp_path / "upload.bin"
     path.write_bytes(content)
     target = db.make_engine(empty_db_url())
-    with pytest.raises(backup.BackupError, match="not a"):
-        backup.restore(target, path)
+    with pytest.raises(backup_base.BackupError, match="not a"):
+        backup_restore.restore(target, path)
     target.dispose()
 
 
@@ -147,31 +149,32 @@ def test_a_plain_sqlite_file_that_is_not_ours_is_refused(tmp_path, empty_db_url)
     other = tmp_path / "other.db"
     with sa.create_engine(f"sqlite:///{other}").begin() as conn:
         conn.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-    with pytest.raises(backup.BackupError, match="not a Referral Atlas backup"):
-        backup.restore(db.make_engine(empty_db_url()), other)
+    with pytest.raises(backup_base.BackupError, match="not a Referral Atlas backup"):
+        backup_restore.restore(db.make_engine(empty_db_url()), other)
 
 
 def test_daily_backup_runs_once_a_day_and_keeps_the_newest_n(tmp_path):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'app.db'}")
     folder = tmp_path / "backups"
     made = [
-        backup.daily_backup(engine, folder, keep=3, today=date(2026, 11, d)) for d in range(1, 6)
+        backup_daily.daily_backup(engine, folder, keep=3, today=date(2026, 11, d))
+        for d in range(1, 6)
     ]
     assert all(p is not None for p in made)
-    assert backup.daily_backup(engine, folder, keep=3, today=date(2026, 11, 5)) is None
+    assert backup_daily.daily_backup(engine, folder, keep=3, today=date(2026, 11, 5)) is None
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["daily-2026-11-03.db", "daily-2026-11-04.db", "daily-2026-11-05.db"]
     # each is a usable backup
     target = db.make_engine(f"sqlite:///{tmp_path / 'restored.db'}")
-    assert backup.restore(target, folder / names[-1]).schema_version == db.latest_version()
+    assert backup_restore.restore(target, folder / names[-1]).schema_version == db.latest_version()
 
 
 def test_daily_backup_is_sqlite_only_and_keep_comes_from_the_setting(engine, tmp_path, monkeypatch):
-    monkeypatch.setenv(backup.KEEP_SETTING, "2")
-    assert backup.keep_count() == 2
-    monkeypatch.setenv(backup.KEEP_SETTING, "lots")
-    assert backup.keep_count() == backup.DEFAULT_KEEP
-    made = backup.daily_backup(engine, tmp_path / "daily")
+    monkeypatch.setenv(backup_daily.KEEP_SETTING, "2")
+    assert backup_daily.keep_count() == 2
+    monkeypatch.setenv(backup_daily.KEEP_SETTING, "lots")
+    assert backup_daily.keep_count() == backup_daily.DEFAULT_KEEP
+    made = backup_daily.daily_backup(engine, tmp_path / "daily")
     if engine.dialect.name == "sqlite":
         assert made is not None and made.exists()
     else:
@@ -182,7 +185,7 @@ def test_a_backup_of_a_live_sqlite_database_includes_uncheckpointed_writes(tmp_p
     engine = db.make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
     with engine.begin() as conn:
         conn.execute(db.practice.insert().values(name="Fresh in the WAL", default_radius_mi=5))
-    path = backup.create_backup(engine, tmp_path / "copy.db")
+    path = backup_make.create_backup(engine, tmp_path / "copy.db")
     with sa.create_engine(f"sqlite:///{path}").connect() as conn:
         assert conn.execute(sa.select(db.practice.c.name)).scalar() == "Fresh in the WAL"
 
@@ -192,13 +195,13 @@ def test_only_an_instance_owner_may_make_or_restore_a_backup(demo_engine, empty_
 
     practice_owner = auth.Actor("owner@a.example", roles={1: auth.OWNER})
     with auth.acting_as(practice_owner), pytest.raises(auth.PermissionDenied, match="instance"):
-        backup.create_backup(demo_engine, tmp_path / "forged")
+        backup_make.create_backup(demo_engine, tmp_path / "forged")
     assert not (tmp_path / "forged").exists()
-    path = backup.create_backup(demo_engine, tmp_path / "real")
+    path = backup_make.create_backup(demo_engine, tmp_path / "real")
     target = db.make_engine(empty_db_url())
     with auth.acting_as(practice_owner), pytest.raises(auth.PermissionDenied):
-        backup.restore(target, path)
-    assert backup.is_empty(target)
+        backup_restore.restore(target, path)
+    assert backup_restore.is_empty(target)
     target.dispose()
 
 
