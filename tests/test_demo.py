@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import sqlalchemy as sa
 
-from services import db, demo, quiet
+from services import db, demo, demo_dataset, demo_providers, quiet
 from services.geo import haversine_mi
 from services.npi import is_valid_npi
 from services.partners import add_targets
@@ -28,21 +28,21 @@ def _counts(engine) -> dict[str, int]:
 
 
 def test_same_day_gives_the_same_dataset_and_another_day_only_shifts_dates():
-    a, b = demo.build_demo_dataset(TODAY), demo.build_demo_dataset(TODAY)
+    a, b = demo_dataset.build_demo_dataset(TODAY), demo_dataset.build_demo_dataset(TODAY)
     assert a == b
-    later = demo.build_demo_dataset(TODAY + timedelta(days=10))
+    later = demo_dataset.build_demo_dataset(TODAY + timedelta(days=10))
     assert [p["npi"] for p in later.providers] == [p["npi"] for p in a.providers]
     assert later.practice["playbook_start"] == a.practice["playbook_start"] + timedelta(days=10)
 
 
 def test_demo_has_300_plus_providers_in_every_group_within_15_miles_of_a_real_zip():
-    data = demo.build_demo_dataset(TODAY)
+    data = demo_dataset.build_demo_dataset(TODAY)
     home = (data.practice["lat"], data.practice["lon"])
     assert len(data.providers) >= 300
     assert {p["specialty_group"] for p in data.providers} == {g.key for g in GROUPS}
     for p in data.providers:
         assert is_valid_npi(p["npi"]) and p["npi"].startswith("2999")
-        assert haversine_mi(*home, p["lat"], p["lon"]) <= demo.DEMO_RADIUS_MI
+        assert haversine_mi(*home, p["lat"], p["lon"]) <= demo_providers.DEMO_RADIUS_MI
         zc = centroid(p["zip"])
         assert zc is not None and haversine_mi(zc.lat, zc.lon, p["lat"], p["lon"]) < 3
         assert p["phone"].startswith("303-555-01")
@@ -50,7 +50,7 @@ def test_demo_has_300_plus_providers_in_every_group_within_15_miles_of_a_real_zi
 
 
 def test_demo_history_spans_months_and_ends_by_today():
-    data = demo.build_demo_dataset(TODAY)
+    data = demo_dataset.build_demo_dataset(TODAY)
     assert data.practice["playbook_start"] <= TODAY - timedelta(days=90)
     assert len(data.partners) >= 20 and len(data.referrals) >= 20 and len(data.activities) >= 20
     assert {p["stage"] for p in data.partners} == {"target", "contacted", "connected", "formal",
@@ -105,7 +105,7 @@ def test_a_real_practice_never_sees_demo_providers(demo_engine):
 
 
 def test_one_busy_demo_partner_went_quiet_about_50_days_ago():
-    data = demo.build_demo_dataset(TODAY)
+    data = demo_dataset.build_demo_dataset(TODAY)
     frame = pd.DataFrame(data.referrals).rename(columns={"partner_npi": "npi"})
     listed = quiet.went_quiet(frame, TODAY)
     assert len(listed) == 1, listed
