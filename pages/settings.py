@@ -9,14 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components.backup_view import backup_section
-from components.practice_setup import (
-    delete_section,
-    location_section,
-    practice_form,
-    practice_picker,
-    show_flash,
-    sync_pick,
-)
+from components.practice_delete import delete_section
+from components.practice_location import location_section
+from components.practice_setup import practice_form, practice_picker
+from components.practice_state import show_flash, sync_pick
 from components.shell import page_preamble
 from services.practices import list_practices
 
