@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from services import db
-from services.datafiles import medicare, scan
+from services.datafiles import common, medicare, scan
 from services.datafiles.common import ImportStopped
 from tests import datafile_samples as s
 
@@ -71,24 +71,35 @@ def test_a_failure_while_writing_stops_the_scan_and_is_raised(tmp_path):
     con.close()
 
 
-def test_places_of_service_add_up_even_when_they_arrive_in_different_batches(engine, tmp_path):
-    """One NPI's knee replacements in the office and in the facility, 12,000 kept rows apart:
-    they reach the database in different batches and are still one row, summed; beneficiaries
-    keep the larger count; an all-suppressed code stays "no data"."""
+def test_places_of_service_add_up_even_when_they_arrive_in_different_batches(
+    engine, tmp_path, monkeypatch
+):
+    """One NPI's knee replacements in the office and in the facility, 40,000 kept rows apart
+    (more than a batch): they reach the database in different batches and are still one row,
+    summed; beneficiaries keep the larger count; an all-suppressed code stays "no data"."""
     surgeon, quiet, half = s.npi(1), s.npi(2), s.npi(3)
     rows = [
         s.by_service_row(surgeon, "27447", "30", benes="20", place="F"),
         s.by_service_row(quiet, "27130", "", benes="", place="F"),
         s.by_service_row(half, "29881", "", benes="", place="F"),
     ]
-    rows += [s.by_service_row(s.npi(100 + i), "27447", "11") for i in range(12_000)]
+    rows += [s.by_service_row(s.npi(100 + i), "27447", "11") for i in range(40_000)]
     rows += [
         s.by_service_row(surgeon, "27447", "12", benes="25", place="O"),
         s.by_service_row(quiet, "27130", "", benes="", place="O"),
         s.by_service_row(half, "29881", "15", benes="11", place="O"),
     ]
+    batches: list[int] = []
+    good_rows = common.good_rows
+
+    def counted(batch, report, columns):  # type: ignore[no-untyped-def]
+        batches.append(batch.num_rows)
+        return good_rows(batch, report, columns)
+
+    monkeypatch.setattr(common, "good_rows", counted)
     report = medicare.import_by_service(engine, s.write_by_service(tmp_path / "x_D23.csv", rows))
-    assert (report.rows_read, report.rows_kept) == (12_006, 12_006)
+    assert len(batches) >= 2 and sum(batches) == 40_006
+    assert (report.rows_read, report.rows_kept) == (40_006, 40_006)
     with engine.connect() as conn:
         got = {
             r.npi: (r.tot_srvcs, r.tot_benes)
@@ -99,7 +110,7 @@ def test_places_of_service_add_up_even_when_they_arrive_in_different_batches(eng
             )
         }
         total = conn.execute(sa.select(sa.func.count()).select_from(db.procedure_volume))
-        assert total.scalar_one() == 12_003
+        assert total.scalar_one() == 40_003
     assert got == {surgeon: (42.0, 25), quiet: (None, None), half: (15.0, 11)}
 
 

@@ -217,7 +217,7 @@ def stream_rows(
     should_stop: StopCheck | None = None,
     stage: str = "Reading and saving",
     span: tuple[float, float] = (0.0, 0.95),
-    batch_rows: int = 4096,
+    batch_rows: int = 16_384,
 ) -> int:
     """Run `sql` and hand its rows to `consume`, batch by batch, while DuckDB is still
     scanning; return how many rows the scan read.
