@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -195,16 +196,22 @@ def clean_rows(
     return df[valid & ~bad]
 
 
+#: A kept row's status, computed in SQL by `scan.row_status`: only OK rows are written; the others
+#: are skipped and counted.
+STATUS_OK, STATUS_BAD_NPI, STATUS_BAD_COUNT = 0, 1, 2
+
+
 def good_rows(batch: Any, report: ImportReport, columns: Sequence[str]) -> list[tuple]:
     """The rows of an Arrow batch whose `status` (see `scan.row_status`) is OK, as tuples of
     `columns`; the others are counted in the report under the same reasons as `clean_rows`."""
-    import pyarrow.compute as pc
-
     status = batch.column("status")
     if (pc.max(status).as_py() or 0) > 0:  # a damaged file: count and drop its bad rows
-        report.skip("NPIs failing the check digit", int(pc.sum(pc.equal(status, 1)).as_py() or 0))
-        report.skip("non-numeric counts", int(pc.sum(pc.equal(status, 2)).as_py() or 0))
-        batch = batch.filter(pc.equal(status, 0))
+        bad_npi = int(pc.sum(pc.equal(status, STATUS_BAD_NPI)).as_py() or 0)
+        report.skip("NPIs failing the check digit", bad_npi)
+        report.skip(
+            "non-numeric counts", int(pc.sum(pc.equal(status, STATUS_BAD_COUNT)).as_py() or 0)
+        )
+        batch = batch.filter(pc.equal(status, STATUS_OK))
     return list(zip(*(batch.column(c).to_pylist() for c in columns), strict=True))
 
 
@@ -301,40 +308,30 @@ def upsert(
 def insert_chunks(
     conn: Connection,
     table: sa.Table,
-    rows: list[dict[str, Any]] | pd.DataFrame,
+    rows: pd.DataFrame,
     progress: Progress | None,
     should_stop: StopCheck | None,
     span: tuple[float, float] = (0.9, 1.0),
 ) -> None:
-    """Insert in chunks inside the caller's transaction, honouring Stop between chunks.
-
-    A DataFrame (columns named as the table's) goes through `PreparedWrite`, in primary-key
-    order. NaN becomes NULL."""
+    """Insert a DataFrame (columns named as the table's) in chunks inside the caller's
+    transaction through `PreparedWrite`, honouring Stop between chunks. NaN becomes NULL."""
     lo, hi = span
-    if isinstance(rows, pd.DataFrame):
-        # In primary-key order, the database appends to its index instead of inserting at
-        # random places: about twice as fast for a few hundred thousand rows in SQLite.
-        key = [c.name for c in table.primary_key.columns if c.name in rows.columns]
-        if key and len(rows) > 1:
-            rows = rows.sort_values(key, kind="stable")
-        cols = list(rows.columns)
-        write = PreparedWrite(conn, table.insert(), cols)
-        values = [rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in cols]
-        data = list(zip(*values, strict=True))
-        total = len(data)
-        for i in range(0, total, WRITE_CHUNK):
-            if should_stop is not None and should_stop():
-                raise ImportStopped("Stopped; nothing was written.")
-            write.run(conn, data[i : i + WRITE_CHUNK])
-            if progress is not None:
-                progress(lo + (hi - lo) * min(1.0, (i + WRITE_CHUNK) / total), "Saving")
-        return
-    for i in range(0, len(rows), WRITE_CHUNK):
+    # In primary-key order, the database appends to its index instead of inserting at random
+    # places: about twice as fast for a few hundred thousand rows in SQLite.
+    key = [c.name for c in table.primary_key.columns if c.name in rows.columns]
+    if key and len(rows) > 1:
+        rows = rows.sort_values(key, kind="stable")
+    cols = list(rows.columns)
+    write = PreparedWrite(conn, table.insert(), cols)
+    values = [rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in cols]
+    data = list(zip(*values, strict=True))
+    total = len(data)
+    for i in range(0, total, WRITE_CHUNK):
         if should_stop is not None and should_stop():
             raise ImportStopped("Stopped; nothing was written.")
-        conn.execute(table.insert(), rows[i : i + WRITE_CHUNK])
+        write.run(conn, data[i : i + WRITE_CHUNK])
         if progress is not None:
-            progress(lo + (hi - lo) * min(1.0, (i + WRITE_CHUNK) / len(rows)), "Saving")
+            progress(lo + (hi - lo) * min(1.0, (i + WRITE_CHUNK) / total), "Saving")
 
 
 def record_import(conn: Connection, report: ImportReport, practice_id: int | None = None) -> None:

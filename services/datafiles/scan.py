@@ -2,7 +2,8 @@
 filter inside the scan, progress from DuckDB itself, and Stop by interrupting the query.
 
 Only the rows that pass the filter leave DuckDB, through Arrow; their NPI check digits and
-counts are checked in SQL (`npi_field`, `count_fields`) before Python sees them.
+counts are checked in SQL (`npi_field`, `count_fields`, `row_status`) before Python sees them.
+Imports that keep many rows write them while the scan goes on (`stream_rows`, `stream_import`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ import pyarrow as pa
 from sqlalchemy.engine import Connection
 
 from services.datafiles import common
-from services.datafiles.common import FileRejected, ImportStopped, Progress, StopCheck
+from services.datafiles.common import (
+    STATUS_BAD_COUNT,
+    STATUS_BAD_NPI,
+    STATUS_OK,
+    FileRejected,
+    ImportStopped,
+    Progress,
+    StopCheck,
+)
 
 #: Values CMS prints in place of a count it suppressed (fewer than 11 beneficiaries): read as
 #: "no data", never as zero.
@@ -54,10 +63,6 @@ def count_fields(expr: str, alias: str) -> list[tuple[str, str]]:
     suppressed = ", ".join(sql_text(v) for v in sorted(SUPPRESSED))
     bad = f"coalesce(({num} IS NULL AND {raw} NOT IN ({suppressed})) OR {num} < 0, false)"
     return [(alias, num), (f"{alias}_bad", bad)]
-
-
-#: `row_status` values: a row is written only when it is OK; the others are skipped and counted.
-STATUS_OK, STATUS_BAD_NPI, STATUS_BAD_COUNT = 0, 1, 2
 
 
 def row_status(npis: Sequence[str], counts: Sequence[str]) -> str:
